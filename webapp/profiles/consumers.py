@@ -1,0 +1,71 @@
+"""Live profile panel: the worker's ``group_send`` arrives here and goes out as an htmx out-of-band swap."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, TypedDict
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
+from django.template.loader import render_to_string
+
+from webapp.profiles.selectors import profile_get
+
+
+class ProfileUpdated(TypedDict):
+    """Sent by workers to group ``user.<id>`` after a profile fit is stored."""
+
+    type: str  # "profile.updated"
+    user_id: int
+    version: int
+
+
+def user_group(user_id: int) -> str:
+    return f"user.{user_id}"
+
+
+class ProfileConsumer(AsyncWebsocketConsumer):
+    """One socket per open page of a signed-in user; joins only that user's group."""
+
+    async def connect(self) -> None:
+        user = self.scope.get("user")
+        if user is None or not user.is_authenticated:
+            await self.close(code=4401)
+            return
+        self.user_id: int = user.pk
+        self.group = user_group(self.user_id)
+        await self.channel_layer.group_add(self.group, self.channel_name)
+        await self.accept()
+
+    async def disconnect(self, code: int) -> None:
+        if hasattr(self, "group"):
+            await self.channel_layer.group_discard(self.group, self.channel_name)
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        """Clients may only ping; anything else gets a clear error and changes nothing."""
+        try:
+            message: Any = json.loads(text_data or "")
+        except ValueError:
+            message = None
+        if isinstance(message, dict) and message.get("type") == "ping":
+            await self.send(text_data=json.dumps({"type": "pong"}))
+            return
+        await self.send(text_data=json.dumps({"type": "error", "error": "unsupported message; send {\"type\": \"ping\"}"}))
+
+    async def profile_updated(self, event: ProfileUpdated) -> None:
+        if event.get("user_id") != self.user_id or not await self._still_allowed():
+            return  # permission re-checked on every event, not only at connect
+        html = await self._render()
+        await self.send(text_data=html)
+
+    @database_sync_to_async
+    def _still_allowed(self) -> bool:
+        from django.contrib.auth import get_user_model
+
+        return get_user_model().objects.filter(pk=self.user_id, is_active=True).exists()
+
+    @database_sync_to_async
+    def _render(self) -> str:
+        profile = profile_get(user_id=self.user_id, confident_votes=settings.PERSONALIZATION["confident_votes"])
+        return render_to_string("profiles/_panel.html", {"profile": profile, "oob": True})

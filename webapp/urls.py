@@ -1,0 +1,25 @@
+from __future__ import annotations
+
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import path
+
+from webapp.accounts import views as account_views
+from webapp.profiles import views as profile_views
+from webapp.votes import views as vote_views
+
+urlpatterns = [
+    path("", account_views.home, name="home"),
+    path("accounts/signup/", account_views.signup, name="signup"),
+    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("accounts/password_reset/", auth_views.PasswordResetView.as_view(), name="password_reset"),
+    path("accounts/password_reset/done/", auth_views.PasswordResetDoneView.as_view(), name="password_reset_done"),
+    path("accounts/reset/<uidb64>/<token>/", auth_views.PasswordResetConfirmView.as_view(),
+         name="password_reset_confirm"),
+    path("accounts/reset/done/", auth_views.PasswordResetCompleteView.as_view(), name="password_reset_complete"),
+    path("vote/", vote_views.vote, name="vote"),
+    path("me/", profile_views.me, name="me"),
+    path("healthz", account_views.healthz, name="healthz"),
+    path("admin/", admin.site.urls),
+]

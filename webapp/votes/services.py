@@ -1,0 +1,85 @@
+"""Writes for pairs and votes. A vote is stored first; the profile is recomputed from stored votes by a worker."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import IntegrityError, transaction
+
+from webapp.catalog.models import Response
+from webapp.votes.models import Pair, Vote
+from workers.enqueue import profile_refit_enqueue
+
+
+class VoteRejected(ValueError):
+    """A vote that cannot be stored; ``str(exc)`` is safe to show the user."""
+
+
+@dataclass(frozen=True)
+class VoteResult:
+    vote: Vote
+    created: bool
+
+
+@transaction.atomic
+def pair_create(*, user: AbstractBaseUser, left: Response, right: Response, source: str) -> Pair:
+    """Store a pair as it will be shown (``left`` on the left)."""
+    if left.pk == right.pk or left.prompt_id != right.prompt_id:
+        raise ValueError("a pair needs two different responses to the same prompt")
+    return Pair.objects.create(user=user, prompt_id=left.prompt_id, left=left, right=right, source=source)
+
+
+def vote_record(
+    *,
+    user: AbstractBaseUser,
+    pair_id: int,
+    idempotency_key: uuid.UUID,
+    choice: str,
+    strength: int = Vote.Strength.CLEAR,
+    rationale: str = "",
+    time_to_vote_ms: int | None = None,
+) -> VoteResult:
+    """Store one vote exactly once and ask for a refit of the user's profile.
+
+    A resubmission with the same idempotency key returns the stored vote (``created=False``) whatever its body;
+    a second vote on an already-voted pair is rejected. Concurrent submissions race on the unique constraints and
+    the loser reads the winner's row.
+    """
+    if choice not in Vote.Choice.values:
+        raise VoteRejected(f"unknown choice {choice!r}")
+    if strength not in Vote.Strength.values:
+        raise VoteRejected(f"strength must be one of {sorted(Vote.Strength.values)}")
+    if len(rationale) > 280:
+        raise VoteRejected("rationale is limited to 280 characters")
+    if time_to_vote_ms is not None and not 0 <= time_to_vote_ms <= 86_400_000:
+        raise VoteRejected("time_to_vote_ms must be between 0 and one day")
+    existing = Vote.objects.filter(idempotency_key=idempotency_key).first()
+    if existing is not None:
+        return _replayed(existing, user=user, pair_id=pair_id)
+    try:
+        with transaction.atomic():
+            pair = Pair.objects.select_for_update().filter(pk=pair_id, user=user).first()
+            if pair is None:
+                raise VoteRejected("this pair was not shown to you")
+            if Vote.objects.filter(pair=pair).exists():
+                raise VoteRejected("you already voted on this pair")
+            vote = Vote.objects.create(
+                idempotency_key=idempotency_key, user=user, pair=pair, choice=choice, strength=strength,
+                rationale=rationale.strip(), time_to_vote_ms=time_to_vote_ms,
+            )
+            profile_refit_enqueue(user_id=user.pk)
+    except IntegrityError:
+        # Lost a race with a concurrent submission: the same key replays, another key on this pair is rejected.
+        existing = Vote.objects.filter(idempotency_key=idempotency_key).first()
+        if existing is not None:
+            return _replayed(existing, user=user, pair_id=pair_id)
+        raise VoteRejected("you already voted on this pair") from None
+    return VoteResult(vote=vote, created=True)
+
+
+def _replayed(vote: Vote, *, user: AbstractBaseUser, pair_id: int) -> VoteResult:
+    if vote.user_id != user.pk or vote.pair_id != pair_id:
+        raise VoteRejected("this idempotency key belongs to another vote")
+    return VoteResult(vote=vote, created=False)

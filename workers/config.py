@@ -1,0 +1,37 @@
+"""The ``PERSONALIZATION`` settings dict converted, once, to a typed config at the worker boundary."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from functools import lru_cache
+
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+
+
+@dataclass(frozen=True)
+class WorkerConfig:
+    """device: ``auto`` picks CUDA when present. encoder / generator: ``packaged:...`` or a HF path or id.
+    prior_precision: Gaussian prior precision on user weights. tie_strength: Davidson ν.
+    confident_votes: votes after which a profile is called confident."""
+
+    device: str = "auto"
+    encoder: str = "packaged:all-MiniLM-L6-v2"
+    generator: str = "packaged:SmolLM2-135M-Instruct"
+    model_cache_dir: str = "var/models"
+    prior_precision: float = 1.0
+    tie_strength: float = 0.5
+    confident_votes: int = 20
+
+
+@lru_cache(maxsize=1)
+def worker_config() -> WorkerConfig:
+    raw = dict(settings.PERSONALIZATION)
+    known = {f.name for f in fields(WorkerConfig)}
+    unknown = set(raw) - known
+    if unknown:
+        raise ImproperlyConfigured(f"unknown PERSONALIZATION keys: {sorted(unknown)}")
+    config = WorkerConfig(**raw)
+    if config.prior_precision <= 0 or config.tie_strength < 0 or config.confident_votes < 1:
+        raise ImproperlyConfigured("PERSONALIZATION: prior_precision > 0, tie_strength >= 0, confident_votes >= 1")
+    return config

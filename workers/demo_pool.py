@@ -1,0 +1,106 @@
+"""Generate Tailor's demo candidate pool with the project's own generator (SmolLM2 by default).
+
+Every prompt of the demo library is answered under each contrasting style instruction, each style with its own
+length limit and sampling temperature (a 135M model ignores some instructions, e.g. brevity, so the limits do
+part of the work). Each answer is scored on the named axes and embedded by the encoder, and the whole pool is
+written as one gzipped JSONL file that ``load_demo_data`` imports without loading any model.
+"""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import json
+import statistics
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+POOL_FORMAT = 1
+
+
+def _chunks(items: list[Any], size: int) -> list[list[Any]]:
+    return [items[i : i + size] for i in range(0, len(items), size)]
+
+
+def demo_pool_generate(
+    *,
+    prompts_file: Path,
+    out_file: Path,
+    generator_path: str,
+    encoder_path: str,
+    cache_dir: str,
+    device: str = "auto",
+    limit: int | None = None,
+    batch_size: int = 8,
+    seed: int = 0,
+    progress: Callable[[int, int, str], None] | None = None,
+) -> dict[str, Any]:
+    """Generate, score and embed the pool; return a report of how widely it spreads on the named axes."""
+    import torch
+
+    from personalization.axes import AXIS_NAMES, axes_score
+    from personalization.encoder import EncoderConfig, SentenceEncoder
+    from personalization.generation import Generator, GeneratorConfig, SamplingConfig
+
+    library = json.loads(Path(prompts_file).read_text())
+    prompts: list[dict[str, str]] = library["prompts"][:limit] if limit else library["prompts"]
+    styles: list[dict[str, Any]] = library["styles"]
+    generator = Generator(GeneratorConfig(model_path=generator_path, cache_dir=cache_dir, device=device))
+    answers: dict[tuple[int, str], str] = {}
+    total = len(prompts) * len(styles)
+    done = 0
+    for style in styles:
+        for chunk_no, chunk in enumerate(_chunks(list(enumerate(prompts)), batch_size)):
+            conversations = [
+                [{"role": "system", "content": style["system"]}, {"role": "user", "content": p["text"]}]
+                for _, p in chunk
+            ]
+            sampling = SamplingConfig(
+                max_new_tokens=int(style["max_new_tokens"]),
+                temperature=float(style["temperature"]),
+                seed=seed * 100_003 + chunk_no * 101 + styles.index(style),
+            )
+            texts = generator.generate(conversations, sampling, prefixes=[style.get("prefix", "")] * len(chunk))
+            for (index, _), text in zip(chunk, texts, strict=True):
+                answers[(index, style["name"])] = text
+            done += len(chunk)
+            if progress:
+                progress(done, total, f"style {style['name']}")
+    del generator
+
+    encoder = SentenceEncoder(EncoderConfig(model_path=encoder_path, device=device))
+    keys = sorted(answers)
+    embeddings = encoder.encode([prompts[i]["text"] for i, _ in keys], [answers[k] for k in keys])
+    by_key = dict(zip(keys, embeddings, strict=True))
+
+    out_file.parent.mkdir(parents=True, exist_ok=True)
+    axis_columns: list[list[float]] = [[] for _ in AXIS_NAMES]
+    with gzip.open(out_file, "wt", encoding="utf-8") as fh:
+        header = {
+            "format": POOL_FORMAT, "generator": generator_path, "encoder": encoder_path,
+            "axes": list(AXIS_NAMES), "styles": styles, "seed": seed,
+        }
+        fh.write(json.dumps({"header": header}) + "\n")
+        for index, prompt in enumerate(prompts):
+            responses = []
+            for style in styles:
+                text = answers[(index, style["name"])]
+                scores = axes_score(prompt["text"], text)
+                for column, value in zip(axis_columns, scores, strict=True):
+                    column.append(value)
+                vector = by_key[(index, style["name"])].to(torch.float32).numpy().tobytes()
+                responses.append({
+                    "style": style["name"], "text": text, "max_new_tokens": style["max_new_tokens"],
+                    "temperature": style["temperature"], "axis_scores": scores,
+                    "embedding": base64.b64encode(vector).decode("ascii"),
+                })
+            fh.write(json.dumps({"domain": prompt["domain"], "text": prompt["text"], "responses": responses}) + "\n")
+    spread = {
+        name: {
+            "min": round(min(col), 3), "max": round(max(col), 3),
+            "mean": round(statistics.fmean(col), 3), "stdev": round(statistics.pstdev(col), 3),
+        }
+        for name, col in zip(AXIS_NAMES, axis_columns, strict=True)
+    }
+    return {"prompts": len(prompts), "responses": len(keys), "axis_spread": spread}

@@ -1,0 +1,153 @@
+"""Profile refits: read the stored votes, fit with the ML library, store with a version claim, push live."""
+
+from __future__ import annotations
+
+import logging
+from functools import lru_cache
+
+import torch
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.db.models import Max
+
+from personalization.bank import BaseRewardBank
+from personalization.encoder import EncoderConfig, SentenceEncoder
+from personalization.user_model import OUTCOME_FIRST, OUTCOME_SECOND, OUTCOME_TIE, UserRewardModel
+from webapp.catalog.models import Response
+from webapp.profiles import selectors as profile_selectors
+from webapp.profiles import services as profile_services
+from webapp.profiles.models import RewardProfile
+from webapp.votes import selectors as vote_selectors
+from webapp.votes.models import Vote
+from workers.config import worker_config
+
+log = logging.getLogger(__name__)
+
+_OUTCOME = {Vote.Choice.LEFT: OUTCOME_FIRST, Vote.Choice.RIGHT: OUTCOME_SECOND, Vote.Choice.TIE: OUTCOME_TIE}
+#: strength of preference → likelihood weight (slight, clear, strong)
+STRENGTH_WEIGHT = {1: 0.5, 2: 1.0, 3: 1.5}
+MAX_CLAIM_ATTEMPTS = 3
+
+
+class FeaturesMissing(RuntimeError):
+    """Some voted responses have no features yet; the features job re-enqueues the refit when done."""
+
+
+def embedding_tensor(response: Response, dim: int | None = None) -> torch.Tensor:
+    data = bytes(response.embedding) if response.embedding is not None else b""
+    vector = torch.frombuffer(bytearray(data), dtype=torch.float32) if data else torch.zeros(dim or 0)
+    return vector.clone()
+
+
+def bank_ensure() -> tuple[int, BaseRewardBank]:
+    """The active bank; version 1 (standardised named axes over the pool) is created on first use."""
+    row = profile_selectors.bank_active()
+    if row is not None:
+        return row.pk, BaseRewardBank.from_state(row.state)
+    scores = list(Response.objects.exclude(axis_scores=None).values_list("axis_scores", flat=True))
+    if not scores:
+        raise FeaturesMissing("no response has features yet: load the demo data or run the features job")
+    bank = BaseRewardBank(version=1, encoder=worker_config().encoder).fit_axes(torch.tensor(scores))
+    row = profile_services.bank_activate(
+        version=1, encoder=bank.encoder, names=bank.names_, state=bank.to_state(),
+        notes="named axes standardised over the response pool",
+    )
+    return row.pk, bank
+
+
+def _features(bank: BaseRewardBank, responses: list[Response]) -> torch.Tensor:
+    if any(r.axis_scores is None for r in responses):
+        raise FeaturesMissing("a voted response has no axis scores yet")
+    scores = torch.tensor([r.axis_scores for r in responses], dtype=torch.float32)  # (N, A)
+    if bank.n_latent == 0:
+        return bank.features(scores)
+    embeddings = torch.stack([embedding_tensor(r) for r in responses])  # (N, d)
+    return bank.features(scores, embeddings)
+
+
+def profile_fit(*, user_id: int, bank_id: int, bank: BaseRewardBank) -> profile_services.ProfileFit:
+    """Fit a user's weights from all their stored votes (both-bad votes are kept but carry no preference)."""
+    config = worker_config()
+    votes = vote_selectors.votes_for_fit(user_id=user_id)
+    fitted_vote_id = max((v.pk for v in votes), default=0)
+    preference_votes = [v for v in votes if v.choice in _OUTCOME]
+    k = bank.dim
+    model = UserRewardModel(
+        prior_precision=config.prior_precision, tie_strength=config.tie_strength, device=config.device
+    )
+    if preference_votes:
+        left = _features(bank, [v.pair.left for v in preference_votes])  # (N, K)
+        right = _features(bank, [v.pair.right for v in preference_votes])  # (N, K)
+        outcomes = torch.tensor([_OUTCOME[v.choice] for v in preference_votes])  # (N,)
+        weights = torch.tensor([STRENGTH_WEIGHT[v.strength] for v in preference_votes], dtype=torch.float64)
+        model.fit(left - right, outcomes, weights)
+        w, cov = model.weights_.cpu(), model.covariance_.cpu()
+    else:
+        w, cov = torch.zeros(k, dtype=torch.float64), torch.eye(k, dtype=torch.float64) / config.prior_precision
+    return profile_services.ProfileFit(
+        bank_id=bank_id, weights=w.tolist(), covariance=cov.tolist(), vote_count=len(votes),
+        fitted_vote_id=fitted_vote_id, suggested_pairs=[],
+    )
+
+
+def profile_refit_run(*, user_id: int) -> int | None:
+    """Bring one user's profile up to date with their stored votes; return the stored version (None: nothing to do).
+
+    Idempotent: a profile already fitted through the user's newest vote is left alone.
+    """
+    from django.contrib.auth import get_user_model
+
+    if not get_user_model().objects.filter(pk=user_id).exists():
+        return None  # user deleted meanwhile: nothing to fit
+    for _ in range(MAX_CLAIM_ATTEMPTS):
+        current = RewardProfile.objects.filter(user_id=user_id).values("version", "fitted_vote_id").first()
+        newest = Vote.objects.filter(user_id=user_id).aggregate(m=Max("id"))["m"] or 0
+        expected = current["version"] if current else 0
+        if current is not None and current["fitted_vote_id"] == newest and expected > 0:
+            return None
+        bank_id, bank = bank_ensure()
+        fit = profile_fit(user_id=user_id, bank_id=bank_id, bank=bank)
+        version = profile_services.profile_fit_store(user_id=user_id, expected_version=expected, fit=fit)
+        if version is not None:
+            profile_push(user_id=user_id, version=version)
+            return version
+        log.info("profile of user %s changed during refit; refitting again", user_id)
+    raise RuntimeError(f"could not claim profile of user {user_id} after {MAX_CLAIM_ATTEMPTS} attempts")
+
+
+def profile_push(*, user_id: int, version: int) -> None:
+    """Tell the user's open pages that their profile changed; consumers re-read and render it."""
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    async_to_sync(layer.group_send)(f"user.{user_id}", {"type": "profile.updated", "user_id": user_id, "version": version})
+
+
+def features_compute_run(*, response_ids: list[int]) -> list[int]:
+    """Score and embed responses that lack features; return the users whose profiles need a refit."""
+    from personalization.axes import axes_score
+
+    config = worker_config()
+    todo = list(Response.objects.filter(pk__in=response_ids).select_related("prompt"))
+    todo = [r for r in todo if not r.has_features or r.encoder != config.encoder]
+    if not todo:
+        return []
+    encoder = encoder_get(config.encoder, config.device)
+    vectors = encoder.encode([r.prompt.text for r in todo], [r.text for r in todo])
+    for response, vector in zip(todo, vectors, strict=True):
+        response.axis_scores = axes_score(response.prompt.text, response.text)
+        response.embedding = vector.numpy().tobytes()
+        response.encoder = config.encoder
+        response.save(update_fields=["axis_scores", "embedding", "encoder"])
+    ids = [r.pk for r in todo]
+    return list(
+        Vote.objects.filter(pair__left_id__in=ids).values_list("user_id", flat=True).union(
+            Vote.objects.filter(pair__right_id__in=ids).values_list("user_id", flat=True)
+        )
+    )
+
+
+@lru_cache(maxsize=2)
+def encoder_get(model_path: str, device: str) -> SentenceEncoder:
+    """One encoder per worker process: loading it is the expensive part."""
+    return SentenceEncoder(EncoderConfig(model_path=model_path, device=device))

@@ -1,0 +1,54 @@
+"""Celery tasks: thin adapters that load by id and call one function. Bodies import the heavy parts."""
+
+from __future__ import annotations
+
+import logging
+
+from celery import shared_task
+from django.db import OperationalError
+
+log = logging.getLogger(__name__)
+
+_RETRY = {
+    "autoretry_for": (OperationalError,),
+    "retry_backoff": 2,
+    "retry_backoff_max": 60,
+    "retry_jitter": True,
+    "max_retries": 5,
+}
+
+
+@shared_task(name="tailor.profile_refit", acks_late=True, soft_time_limit=60, time_limit=90, **_RETRY)
+def profile_refit(user_id: int) -> int | None:
+    """Refit one user's profile from their stored votes (idempotent: safe to run twice or late)."""
+    from workers.refit import FeaturesMissing, profile_refit_run
+
+    try:
+        return profile_refit_run(user_id=int(user_id))
+    except FeaturesMissing as exc:
+        log.warning("refit of user %s deferred: %s", user_id, exc)
+        return None
+
+
+@shared_task(name="tailor.features_compute", acks_late=True, soft_time_limit=600, time_limit=660, **_RETRY)
+def features_compute(response_ids: list[int]) -> int:
+    """Axis scores and embeddings for responses (loads the encoder: ``gpu`` queue)."""
+    from workers.refit import features_compute_run
+
+    users = features_compute_run(response_ids=[int(i) for i in response_ids])
+    for user_id in users:
+        profile_refit.apply_async(kwargs={"user_id": user_id}, queue="default")
+    return len(users)
+
+
+@shared_task(name="tailor.profiles_reconcile", soft_time_limit=60, time_limit=90)
+def profiles_reconcile() -> int:
+    """Re-enqueue every profile older than its newest vote: a lost task or a dead worker only delays a refit."""
+    from webapp.profiles.selectors import profiles_behind
+
+    behind = profiles_behind()
+    for user_id in behind:
+        profile_refit.apply_async(kwargs={"user_id": user_id}, queue="default")
+    if behind:
+        log.info("reconciler re-enqueued %d profile refits", len(behind))
+    return len(behind)

@@ -170,3 +170,47 @@ class UserRewardModel:
         chol = torch.linalg.cholesky(self.covariance_)
         noise = torch.randn(n, self.weights_.shape[0], dtype=torch.float64, generator=generator)
         return self.weights_ + noise.to(chol.device) @ chol.T
+
+
+def log_evidence(model: UserRewardModel) -> float:
+    """Laplace approximation of log p(votes | prior) for a fitted model (used to weigh prototype priors).
+
+    log p(D) ≈ log p(D | w*) + log N(w*; μ, Λ⁻¹) + K/2 log 2π − ½ log|H| (MacKay 1992, "Bayesian interpolation").
+    """
+    d, y, c = model._data
+    nll = float((davidson_nll(d @ model.weights_, y, model.tie_strength) * c).sum())
+    offset = model.weights_ - model.prior_mean_  # (K,)
+    log_prior = -0.5 * float(offset @ model.prior_precision_ @ offset) + 0.5 * float(
+        torch.linalg.slogdet(model.prior_precision_)[1]
+    )
+    return -nll + log_prior - 0.5 * float(torch.linalg.slogdet(model.precision_)[1])
+
+
+def user_fit(
+    *,
+    diffs: torch.Tensor,
+    outcomes: torch.Tensor,
+    strengths: torch.Tensor | None = None,
+    prior_mean: torch.Tensor | None = None,
+    prior_precision: float | torch.Tensor = 1.0,
+    tie_strength: float = 0.5,
+    device: str = "cpu",
+) -> UserRewardModel:
+    """Fit one user from stored votes (``diffs`` (N, K) = φ(first) − φ(second) on the current bank).
+
+    "Both bad" votes carry no preference between the two answers and must be left out by the caller. With no
+    votes the model is the prior itself (weights = prior mean, covariance = prior covariance).
+    """
+    model = UserRewardModel(prior_mean=prior_mean, prior_precision=prior_precision, tie_strength=tie_strength,
+                            device=device)
+    d = torch.as_tensor(diffs, dtype=torch.float64)
+    if d.shape[0] == 0:
+        k = d.shape[1]
+        mean, prec = model._prior(k, device_resolve(device))
+        model.weights_, model.precision_, model.covariance_ = mean, prec, torch.linalg.inv(prec)
+        model.prior_mean_, model.prior_precision_ = mean, prec
+        model.n_votes_ = 0
+        empty = d.to(mean.device)
+        model._data = (empty, torch.zeros(0, dtype=torch.int64, device=mean.device), empty[:, 0])
+        return model
+    return model.fit(d, outcomes, strengths)

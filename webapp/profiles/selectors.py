@@ -26,6 +26,10 @@ class ProfileView:
     axes: list[AxisWeight]
     confident_votes: int
 
+    @property
+    def votes_to_confident(self) -> int:
+        return max(self.confident_votes - self.vote_count, 0)
+
 
 def _label(name: str) -> str:
     return name.replace("_", " ")

@@ -1,0 +1,84 @@
+"""``python -m personalization.bench <protocol> [--seed N] [--json OUT] [--plot OUT.png]``.
+
+Protocols: ``hh`` (``--train FILE --test FILE``, or ``--split-from FILE`` for a deterministic 70/30 split by pair),
+``simulated`` (``--pool FILE``), ``refit`` (CPU timing of one user's refit).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+
+
+def _write(report: dict[str, Any], json_out: str | None, plot_out: str | None) -> None:
+    text = json.dumps(report, indent=2)
+    print(text)
+    if json_out:
+        Path(json_out).parent.mkdir(parents=True, exist_ok=True)
+        Path(json_out).write_text(text + "\n")
+    if plot_out:
+        from personalization.bench.plots import accuracy_plot
+
+        accuracy_plot(report, plot_out)
+
+
+def _hh(args: argparse.Namespace) -> dict[str, Any]:
+    from personalization.bench.hh import HHConfig, hh_run
+    from personalization.bench.hh_data import encoder_factory_for, pairs_featurize, rows_read, rows_split
+
+    if args.split_from:
+        train_rows, test_rows = rows_split(rows_read(args.split_from), seed=args.seed)
+    elif args.train and args.test:
+        train_rows, test_rows = rows_read(args.train), rows_read(args.test)
+    else:
+        raise SystemExit("hh needs --train FILE --test FILE, or --split-from FILE")
+    name, factory = encoder_factory_for(args.encoder, device=args.device)
+    train = pairs_featurize(train_rows, name, factory, args.cache_dir)
+    test = pairs_featurize(test_rows, name, factory, args.cache_dir)
+    cfg = HHConfig(n_users=args.users, seed=args.seed)
+    report = hh_run(train, test, cfg)
+    report["encoder"] = args.encoder
+    report["n_train"], report["n_test"] = len(train), len(test)
+    return report
+
+
+def _simulated(args: argparse.Namespace) -> dict[str, Any]:
+    from personalization.bench.simulated import SimulatedConfig, simulated_run
+
+    cfg = SimulatedConfig(n_test_users=args.users, seed=args.seed)
+    return simulated_run(args.pool, cfg)
+
+
+def _refit(args: argparse.Namespace) -> dict[str, Any]:
+    from personalization.bench.refit import refit_timing
+
+    return refit_timing(seed=args.seed)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m personalization.bench", description=__doc__)
+    parser.add_argument("protocol", choices=["hh", "simulated", "refit"])
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--json", dest="json_out")
+    parser.add_argument("--plot", dest="plot_out")
+    parser.add_argument("--train")
+    parser.add_argument("--test")
+    parser.add_argument("--split-from")
+    parser.add_argument("--encoder", default="minilm", help="minilm, smollm2-mean or smollm2-last")
+    parser.add_argument("--pool", default="webapp/catalog/demo/pool.jsonl.gz")
+    parser.add_argument("--users", type=int, default=200, help="simulated unseen test users")
+    parser.add_argument("--cache-dir", default="var/cache/embeddings")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (the host is shared)")
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    run = {"hh": _hh, "simulated": _simulated, "refit": _refit}[args.protocol]
+    _write(run(args), args.json_out, args.plot_out)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,153 @@
+"""Latent base rewards by low-rank factorization of many users' votes (PReF, Shenfeld et al. 2025; LoRe, Bose et
+al. 2025): joint Bradley–Terry fit of ``r_u(y) = w_uᵀ [a(y); Vᵀe(y)]`` over all users, rank chosen by validation.
+
+User weights are ``w_u = m + δ_u`` (a shared mean plus an L2-shrunk offset), so users with few votes borrow from
+the population; ``V`` (d, L) is L2-regularised. After fitting, every latent column is rescaled to unit standard
+deviation over the embeddings seen, so latent weights are comparable with the standardised named axes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Sequence
+from dataclasses import dataclass
+
+import torch
+
+from personalization.bank import BaseRewardBank
+from personalization.devices import device_resolve
+from personalization.user_model import davidson_nll
+
+
+@dataclass
+class FactorizationConfig:
+    """Hyper-parameters of the factorization.
+
+    ranks: candidate latent ranks L; the one with the best held-out log-likelihood wins (a single value skips it).
+    user_l2: precision of the Gaussian shrinkage of each user's offset δ_u.
+    basis_l2: L2 penalty on V (per vote, so it does not fade as data grows).
+    max_iter: L-BFGS iterations.
+    val_share: share of each user's votes held out to choose the rank.
+    tie_strength: Davidson ν for tie votes.
+    seed: initialisation and validation split.
+    device: ``auto``, ``cpu``, ``cuda``...
+    """
+
+    ranks: tuple[int, ...] = (1, 2, 4, 8)
+    user_l2: float = 1.0
+    basis_l2: float = 1.0
+    max_iter: int = 150
+    val_share: float = 0.25
+    tie_strength: float = 0.5
+    seed: int = 0
+    device: str = "cpu"
+
+
+class LowRankFactorization:
+    """Joint Bradley–Terry low-rank factorization (the estimator behind ``bank_refit``).
+
+    Learned state: ``latent_`` (d, L), ``user_weights_`` (U, A + L), ``mean_weights_`` (A + L,), ``rank_``,
+    ``users_`` (the user keys in row order of ``user_weights_``), ``val_nll_`` {rank: held-out mean NLL}.
+    """
+
+    def __init__(self, config: FactorizationConfig | None = None) -> None:
+        self.config = config or FactorizationConfig()
+
+    def fit(
+        self,
+        users: Sequence[Hashable],
+        axis_diffs: torch.Tensor,
+        emb_diffs: torch.Tensor,
+        outcomes: torch.Tensor,
+        sample_weight: torch.Tensor | None = None,
+    ) -> LowRankFactorization:
+        """``axis_diffs`` (N, A) standardised axes first − second, ``emb_diffs`` (N, d), ``outcomes`` (N,)."""
+        cfg = self.config
+        device = device_resolve(cfg.device)
+        self.users_ = list(dict.fromkeys(users))
+        index = {u: i for i, u in enumerate(self.users_)}
+        uid = torch.tensor([index[u] for u in users], device=device)  # (N,)
+        a = torch.as_tensor(axis_diffs, dtype=torch.float32).to(device)  # (N, A)
+        e = torch.as_tensor(emb_diffs, dtype=torch.float32).to(device)  # (N, d)
+        y = torch.as_tensor(outcomes, dtype=torch.int64).to(device)  # (N,)
+        c = torch.ones(len(y), device=device) if sample_weight is None else torch.as_tensor(
+            sample_weight, dtype=torch.float32).to(device)  # (N,)
+        self.val_nll_: dict[int, float] = {}
+        if len(cfg.ranks) > 1:
+            gen = torch.Generator().manual_seed(cfg.seed)
+            held = (torch.rand(len(y), generator=gen) < cfg.val_share).to(device)  # (N,)
+            for rank in cfg.ranks:
+                params = self._fit_rank(rank, uid, a[~held], e[~held], y[~held], c[~held], uid[~held])
+                nll = self._nll(params, uid[held], a[held], e[held], y[held])
+                self.val_nll_[rank] = float((nll * c[held]).sum() / c[held].sum().clamp(min=1e-9))
+            self.rank_ = min(self.val_nll_, key=lambda r: self.val_nll_[r])
+        else:
+            self.rank_ = cfg.ranks[0]
+        v, m, delta = self._fit_rank(self.rank_, uid, a, e, y, c, uid)
+        scale = (e.new_tensor(1.0) if e.shape[0] < 2 else (e @ v).std(0).clamp(min=1e-6))  # (L,)
+        self.latent_ = (v / scale).detach().cpu()  # (d, L): unit-variance latent features
+        unscale = torch.cat([torch.ones(a.shape[1], device=device), scale.expand(v.shape[1])])  # (A + L,)
+        self.mean_weights_ = (m * unscale).detach().cpu()
+        self.user_weights_ = ((m + delta) * unscale).detach().cpu()  # (U, A + L)
+        return self
+
+    def _nll(
+        self, params: tuple[torch.Tensor, torch.Tensor, torch.Tensor], uid: torch.Tensor, a: torch.Tensor,
+        e: torch.Tensor, y: torch.Tensor,
+    ) -> torch.Tensor:
+        v, m, delta = params
+        feats = torch.cat([a, e @ v], dim=1)  # (N, A + L)
+        scores = (feats * (m + delta[uid])).sum(1)  # (N,)
+        return davidson_nll(scores, y, self.config.tie_strength)
+
+    def _fit_rank(
+        self, rank: int, uid_all: torch.Tensor, a: torch.Tensor, e: torch.Tensor, y: torch.Tensor,
+        c: torch.Tensor, uid: torch.Tensor,
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        cfg = self.config
+        gen = torch.Generator().manual_seed(cfg.seed + rank)
+        n_users, k = len(self.users_), a.shape[1] + rank
+        v = (torch.randn(e.shape[1], rank, generator=gen) / e.shape[1] ** 0.5).to(a.device).requires_grad_()
+        m = torch.zeros(k, device=a.device, requires_grad=True)
+        delta = (0.01 * torch.randn(n_users, k, generator=gen)).to(a.device).requires_grad_()
+        opt = torch.optim.LBFGS([v, m, delta], max_iter=cfg.max_iter, line_search_fn="strong_wolfe")
+        total = c.sum().clamp(min=1e-9)
+
+        def closure() -> torch.Tensor:
+            opt.zero_grad()
+            nll = (self._nll((v, m, delta), uid, a, e, y) * c).sum() / total
+            penalty = (cfg.user_l2 * delta.pow(2).sum() + cfg.basis_l2 * v.pow(2).sum()) / total
+            loss = nll + penalty
+            loss.backward()  # type: ignore[no-untyped-call]
+            return loss
+
+        opt.step(closure)  # type: ignore[no-untyped-call]
+        return v.detach(), m.detach(), delta.detach()
+
+
+def bank_refit(
+    *,
+    bank: BaseRewardBank,
+    users: Sequence[Hashable],
+    axes_first: torch.Tensor,
+    axes_second: torch.Tensor,
+    emb_first: torch.Tensor,
+    emb_second: torch.Tensor,
+    outcomes: torch.Tensor,
+    sample_weight: torch.Tensor | None = None,
+    config: FactorizationConfig | None = None,
+) -> tuple[BaseRewardBank, dict[Hashable, torch.Tensor]]:
+    """Refit the latent bases from every stored vote; returns the new bank (version + 1) and each user's weights.
+
+    ``bank`` must already have its axes standardised (``fit_axes``); rows are one vote each: the voter's key,
+    raw axis scores (N, A) and embeddings (N, d) of the first and second response, outcome in {1, −1, 0} and an
+    optional strength weight. Old profiles are then refitted onto the new bank with ``profiles_refit``.
+    """
+    axis_diffs = (torch.as_tensor(axes_first) - torch.as_tensor(axes_second)) / bank.axis_std_  # (N, A)
+    factorization = LowRankFactorization(config).fit(
+        users, axis_diffs, torch.as_tensor(emb_first) - torch.as_tensor(emb_second), outcomes, sample_weight
+    )
+    new_bank = BaseRewardBank(version=bank.version + 1, encoder=bank.encoder)
+    new_bank.axis_mean_, new_bank.axis_std_ = bank.axis_mean_.clone(), bank.axis_std_.clone()
+    new_bank.set_latent(factorization.latent_)
+    weights = dict(zip(factorization.users_, factorization.user_weights_, strict=True))
+    return new_bank, weights

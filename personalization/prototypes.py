@@ -1,0 +1,173 @@
+"""Prototypes of users (P-GenRM, "Personalized generative reward models with test-time user-based scaling"):
+clusters of user weight vectors with a model-selected k, soft assignment, ids kept stable across refits, a
+prototype-level prior for cold-start users, and dual-granularity test-time scaling of rewards.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from scipy.optimize import linear_sum_assignment
+from sklearn.metrics import silhouette_score
+from sklearn.mixture import GaussianMixture
+
+from personalization.user_model import UserRewardModel, log_evidence, user_fit
+
+CRITERIA = ("bic", "silhouette")
+
+
+class PrototypeModel:
+    """Gaussian mixture over users' weight vectors; k chosen by BIC (or silhouette) within ``k_range``.
+
+    Parameters: ``k_range`` candidate k; ``criterion`` ``bic`` or ``silhouette``; ``reg_covar`` added to each
+    covariance's diagonal (it also floors the prototype prior's variance); ``seed``.
+
+    Learned state: ``k_``, ``means_`` (k, K), ``covariances_`` (k, K, K), ``mix_`` (k,), ``ids_`` (stable
+    integer ids, one per prototype), ``criterion_scores_`` {k: score}, ``members_`` (U, K), ``member_keys_``,
+    ``member_labels_`` (U,) index of each member's prototype.
+    """
+
+    def __init__(
+        self, k_range: tuple[int, ...] = (1, 2, 3, 4, 5, 6), criterion: str = "bic", reg_covar: float = 1e-2,
+        seed: int = 0,
+    ) -> None:
+        self.k_range = k_range
+        self.criterion = criterion
+        self.reg_covar = reg_covar
+        self.seed = seed
+
+    def fit(
+        self, user_weights: torch.Tensor, user_keys: Sequence[Hashable] | None = None,
+        previous: PrototypeModel | None = None,
+    ) -> PrototypeModel:
+        """Cluster ``user_weights`` (U, K); with ``previous``, prototypes keep the ids of the ones they match."""
+        if self.criterion not in CRITERIA:
+            raise ValueError(f"criterion must be one of {CRITERIA}")
+        x = torch.as_tensor(user_weights, dtype=torch.float64).cpu().numpy()  # (U, K)
+        n_users, dim = x.shape
+        covariance_type = "full" if n_users > 4 * dim else "diag"
+        self.criterion_scores_: dict[int, float] = {}
+        fits: dict[int, GaussianMixture] = {}
+        for k in self.k_range:
+            if k > n_users or (self.criterion == "silhouette" and not 2 <= k < n_users):
+                continue
+            gm = GaussianMixture(k, covariance_type=covariance_type, reg_covar=self.reg_covar, n_init=3,
+                                 random_state=self.seed).fit(x)
+            fits[k] = gm
+            if self.criterion == "bic":
+                self.criterion_scores_[k] = -float(gm.bic(x))
+            else:
+                labels = gm.predict(x)
+                ok = len(set(labels.tolist())) > 1
+                self.criterion_scores_[k] = float(silhouette_score(x, labels)) if ok else -1.0
+        if not fits:
+            raise ValueError("no candidate k fits this many users")
+        self.k_ = max(self.criterion_scores_, key=lambda k: self.criterion_scores_[k])
+        gm = fits[self.k_]
+        covs = np.asarray(gm.covariances_)
+        full = covs if covariance_type == "full" else np.stack([np.diag(c) for c in covs])
+        self.means_ = torch.tensor(gm.means_)  # (k, K)
+        self.covariances_ = torch.tensor(full)  # (k, K, K)
+        self.mix_ = torch.tensor(gm.weights_)  # (k,)
+        self._gm = gm
+        self.members_ = torch.tensor(x)
+        self.member_keys_ = list(user_keys) if user_keys is not None else list(range(n_users))
+        self.member_labels_ = torch.tensor(gm.predict(x))
+        self.ids_ = self._stable_ids(previous)
+        return self
+
+    def _stable_ids(self, previous: PrototypeModel | None) -> list[int]:
+        """Hungarian matching of the new means to the previous ones (Kuhn 1955); unmatched get fresh ids."""
+        if previous is None or not hasattr(previous, "means_") or previous.means_.shape[1] != self.means_.shape[1]:
+            return list(range(self.k_))
+        cost = torch.cdist(self.means_, previous.means_).numpy()  # (k_new, k_old)
+        rows, cols = linear_sum_assignment(cost)
+        ids = [-1] * self.k_
+        for r, c in zip(rows.tolist(), cols.tolist(), strict=True):
+            ids[r] = previous.ids_[c]
+        fresh = max(previous.ids_, default=-1) + 1
+        for i in range(self.k_):
+            if ids[i] < 0:
+                ids[i], fresh = fresh, fresh + 1
+        return ids
+
+    def assign(self, user_weights: torch.Tensor) -> torch.Tensor:
+        """(U, k) soft assignment of weight vectors to prototypes."""
+        x = torch.as_tensor(user_weights, dtype=torch.float64).reshape(-1, self.means_.shape[1]).numpy()
+        return torch.tensor(self._gm.predict_proba(x))
+
+    def posterior(
+        self, diffs: torch.Tensor, outcomes: torch.Tensor, strengths: torch.Tensor | None = None,
+        tie_strength: float = 0.5,
+    ) -> PrototypePosterior:
+        """Cold-start-aware user posterior under the prototype-level prior (a mixture of Gaussians).
+
+        One Laplace fit per prototype with prior ``N(μ_c, Σ_c)``; responsibilities ∝ mix_c · evidence_c. With no
+        votes this is the prototype prior itself.
+        """
+        models, log_post = [], []
+        for c in range(self.k_):
+            eye = torch.eye(self.means_.shape[1], dtype=torch.float64)
+            precision = torch.linalg.inv(self.covariances_[c] + self.reg_covar * eye)
+            model = user_fit(diffs=diffs, outcomes=outcomes, strengths=strengths, prior_mean=self.means_[c],
+                             prior_precision=precision, tie_strength=tie_strength)
+            models.append(model)
+            evidence = log_evidence(model) if model.n_votes_ else 0.0
+            log_post.append(float(torch.log(self.mix_[c])) + evidence)
+        resp = torch.softmax(torch.tensor(log_post, dtype=torch.float64), 0)  # (k,)
+        return PrototypePosterior(responsibilities=resp, models=models)
+
+    def to_state(self) -> dict[str, object]:
+        """JSON-safe state (the mixture, ids and members), for a database row."""
+        return {
+            "k": self.k_, "ids": self.ids_, "means": self.means_.tolist(), "covariances": self.covariances_.tolist(),
+            "mix": self.mix_.tolist(), "members": self.members_.tolist(),
+            "member_keys": [str(k) for k in self.member_keys_], "member_labels": self.member_labels_.tolist(),
+            "reg_covar": self.reg_covar, "criterion_scores": {str(k): v for k, v in self.criterion_scores_.items()},
+        }
+
+    @classmethod
+    def from_state(cls, state: dict[str, object]) -> PrototypeModel:
+        model = cls(reg_covar=float(state["reg_covar"]))  # type: ignore[arg-type]
+        model.k_ = int(state["k"])  # type: ignore[call-overload]
+        model.ids_ = [int(i) for i in state["ids"]]  # type: ignore[attr-defined]
+        model.means_ = torch.tensor(state["means"], dtype=torch.float64)
+        model.covariances_ = torch.tensor(state["covariances"], dtype=torch.float64)
+        model.mix_ = torch.tensor(state["mix"], dtype=torch.float64)
+        model.members_ = torch.tensor(state["members"], dtype=torch.float64)
+        model.member_keys_ = list(state["member_keys"])  # type: ignore[call-overload]
+        model.member_labels_ = torch.tensor(state["member_labels"])
+        model.criterion_scores_ = {int(k): float(v) for k, v in state["criterion_scores"].items()}  # type: ignore[attr-defined]
+        gm = GaussianMixture(model.k_, covariance_type="full", reg_covar=model.reg_covar)
+        gm.weights_, gm.means_ = model.mix_.numpy(), model.means_.numpy()
+        gm.covariances_ = model.covariances_.numpy()
+        gm.precisions_cholesky_ = np.linalg.cholesky(np.linalg.inv(gm.covariances_)).transpose(0, 2, 1)
+        model._gm = gm
+        return model
+
+
+@dataclass
+class PrototypePosterior:
+    """A user's posterior under the prototype prior: per-prototype Laplace fits and their responsibilities."""
+
+    responsibilities: torch.Tensor  # (k,)
+    models: list[UserRewardModel]
+
+    def moments(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Moment-matched single Gaussian (mean (K,), covariance (K, K)), e.g. for storing or active queries."""
+        r = self.responsibilities
+        means = torch.stack([m.weights_ for m in self.models])  # (k, K)
+        mean = r @ means
+        spread = means - mean  # (k, K)
+        cov = sum((r[c] * (m.covariance_ + torch.outer(spread[c], spread[c])) for c, m in enumerate(self.models)),
+                  torch.zeros_like(self.models[0].covariance_))
+        return mean, cov
+
+    def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """(n, K) draws from the mixture posterior."""
+        picks = torch.multinomial(self.responsibilities, n, replacement=True, generator=generator)  # (n,)
+        draws = torch.stack([m.sample(n, generator) for m in self.models])  # (k, n, K)
+        return draws[picks, torch.arange(n)]

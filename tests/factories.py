@@ -1,0 +1,56 @@
+"""factory_boy factories for the web app's models."""
+
+from __future__ import annotations
+
+import random
+
+import factory
+from django.contrib.auth import get_user_model
+
+from webapp.catalog.models import Prompt, Response
+from webapp.votes.models import Pair
+
+AXES = 8
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = get_user_model()
+        skip_postgeneration_save = True
+
+    username = factory.Sequence(lambda n: f"user{n}")
+    password = factory.PostGenerationMethodCall("set_password", "correct-horse-battery")
+
+    @factory.post_generation
+    def _save(obj, create, extracted, **kwargs):  # noqa: N805
+        if create:
+            obj.save()
+
+
+class PromptFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Prompt
+
+    text = factory.Sequence(lambda n: f"Test prompt number {n}?")
+    domain = "test"
+
+
+class ResponseFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Response
+
+    prompt = factory.SubFactory(PromptFactory)
+    text = factory.Sequence(lambda n: f"Answer {n}.")
+    style = "test"
+    axis_scores = factory.LazyFunction(lambda: [random.random() for _ in range(AXES)])
+
+
+class PairFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Pair
+
+    user = factory.SubFactory(UserFactory)
+    prompt = factory.SubFactory(PromptFactory)
+    left = factory.LazyAttribute(lambda o: ResponseFactory(prompt=o.prompt))
+    right = factory.LazyAttribute(lambda o: ResponseFactory(prompt=o.prompt))
+    source = "random"

@@ -36,8 +36,8 @@ class LMEncoderConfig:
     model_path: str = PACKAGED_SMOLLM2
     pooling: str = "mean"
     layer: int = -1
-    max_length: int = 128
-    prompt_tokens: int = 48
+    max_length: int = 96
+    prompt_tokens: int = 32
     batch_size: int = 16
     cache_dir: str = "var/models"
     device: str = "auto"

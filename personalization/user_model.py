@@ -48,7 +48,7 @@ class UserRewardModel:
     max_iter, tol: Newton iterations and stopping tolerance on the step norm.
     device: ``auto``, ``cpu``, ``cuda``...
 
-    Learned state: ``weights_`` (K,), ``covariance_`` (K, K), ``precision_`` (K, K), ``n_votes_``.
+    Learned state: ``weights_`` (K,), ``covariance_`` (K, K), ``precision_`` (K, K), ``n_votes_``, ``n_iter_``.
     """
 
     def __init__(
@@ -139,7 +139,9 @@ class UserRewardModel:
     ) -> tuple[torch.Tensor, torch.Tensor]:
         nu = self.tie_strength
         hessian = prec
+        self.n_iter_ = 0
         for _ in range(self.max_iter):
+            self.n_iter_ += 1
             a = (d @ w) / 2  # (N,) half score
             z = torch.stack([a, -a, torch.full_like(a, math.log(nu) if nu > 0 else -math.inf)], -1)
             p = torch.softmax(z, dim=-1)  # (N, 3): P(first), P(second), P(tie)
@@ -169,7 +171,8 @@ class UserRewardModel:
         """(n, K) draws of the weights from the Laplace posterior."""
         chol = torch.linalg.cholesky(self.covariance_)
         noise = torch.randn(n, self.weights_.shape[0], dtype=torch.float64, generator=generator)
-        return self.weights_ + noise.to(chol.device) @ chol.T
+        draws: torch.Tensor = self.weights_ + noise.to(chol.device) @ chol.T  # (n, K)
+        return draws
 
 
 def log_evidence(model: UserRewardModel) -> float:

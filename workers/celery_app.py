@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 
 from celery import Celery
+from celery.signals import worker_process_init
 from kombu import Queue
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "webapp.settings.base")
@@ -20,6 +21,12 @@ app.conf.task_routes = {
     "tailor.features_compute": {"queue": "gpu"},
 }
 app.autodiscover_tasks(["workers"], related_name="tasks", force=True)
+
+
+@worker_process_init.connect
+def _warm_up(**_: object) -> None:
+    """Import torch and the ML library when a worker process starts, not inside the first user's refit."""
+    import workers.refit  # noqa: F401
 
 
 @app.on_after_finalize.connect

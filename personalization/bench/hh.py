@@ -8,40 +8,37 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 from tqdm import tqdm
 
-from personalization.bank import BaseRewardBank
 from personalization.bench.hh_data import OBJECTIVES, PairSet
 from personalization.bench.stats import mean_ci95
-from personalization.factorization import FactorizationConfig, bank_refit
-from personalization.meta import MetaPrior
-from personalization.prototypes import PrototypeModel
-from personalization.scaling import dual_granularity_proba
-from personalization.user_model import UserRewardModel, user_fit
+from personalization.bench.suite import ADAPTIVE, SuiteConfig, suite_fit
+from personalization.user_model import UserRewardModel
 
-METHODS = ("population", "zero-prior", "meta-prior", "prototypes", "tailor", "oracle")
+METHODS = ("population", *ADAPTIVE, "oracle")
 
 
 @dataclass
 class HHConfig:
-    """Protocol settings: simulated test users, shots, pseudo-user sizes for training, and model sizes."""
+    """Protocol settings: simulated test users, shots, pseudo-user sizes for training, and the suite."""
 
     n_users: int = 200
     shots: tuple[int, ...] = (1, 2, 5, 10, 20)
     pseudo_user_size: tuple[int, int] = (20, 50)
     pseudo_user_passes: int = 3
-    ranks: tuple[int, ...] = (1, 2, 4, 8)
     baseline_l2: float = 1.0
-    meta_steps: int = 300
-    n_members: int = 5
     seed: int = 0
+    suite: SuiteConfig = field(default_factory=SuiteConfig)
 
 
-def _pseudo_users(objective: torch.Tensor, cfg: HHConfig) -> tuple[torch.Tensor, list[int]]:
-    """(rows, user ids): training pairs grouped into same-type pseudo-users of ``pseudo_user_size`` pairs."""
+def pseudo_users(objective: torch.Tensor, cfg: HHConfig) -> tuple[torch.Tensor, list[int]]:
+    """(rows, user ids): training pairs grouped into same-type pseudo-users of ``pseudo_user_size`` pairs.
+
+    Each pass reshuffles, so every pair belongs to ``pseudo_user_passes`` different pseudo-users.
+    """
     rng = random.Random(cfg.seed)
     rows: list[int] = []
     users: list[int] = []
@@ -63,46 +60,38 @@ def _pseudo_users(objective: torch.Tensor, cfg: HHConfig) -> tuple[torch.Tensor,
     return torch.tensor(rows), users
 
 
-def _raw_diffs(bank: BaseRewardBank, pairs: PairSet) -> torch.Tensor:
+def _raw_diffs(axis_std: torch.Tensor, pairs: PairSet) -> torch.Tensor:
     """(N, A + d) standardised axes and full embedding differences, for the plain logistic baselines."""
-    axes = (pairs.axes_first - pairs.axes_second) / bank.axis_std_
+    axes = (pairs.axes_first - pairs.axes_second) / axis_std
     return torch.cat([axes, pairs.emb_first - pairs.emb_second], 1).double()
-
-
-def _bank_diffs(bank: BaseRewardBank, pairs: PairSet) -> torch.Tensor:
-    return (bank.features(pairs.axes_first, pairs.emb_first) - bank.features(pairs.axes_second, pairs.emb_second)).double()
 
 
 def _accuracy(proba_first: torch.Tensor, outcome: torch.Tensor) -> float:
     return float(((proba_first > 0.5) == (outcome == 1)).double().mean())
 
 
-def hh_run(
-    train: PairSet, test: PairSet, cfg: HHConfig, log: Callable[[str], None] = print
-) -> dict[str, object]:
+def hh_run(train: PairSet, test: PairSet, cfg: HHConfig, log: Callable[[str], None] = print) -> dict[str, object]:
     """Fit every method on ``train`` and score simulated unseen users on ``test``; returns the JSON report."""
     torch.manual_seed(cfg.seed)
-    bank = BaseRewardBank(version=0, encoder="").fit_axes(torch.cat([train.axes_first, train.axes_second]))
-    rows, users = _pseudo_users(train.objective, cfg)
-    log(f"factorizing {len(set(users))} pseudo-users / {len(rows)} votes, ranks {cfg.ranks}")
+    rows, users = pseudo_users(train.objective, cfg)
+    log(f"training on {len(set(users))} pseudo-users / {len(rows)} votes")
     sub = train.subset(rows)
-    bank, user_weights = bank_refit(
-        bank=bank, users=users, axes_first=sub.axes_first, axes_second=sub.axes_second, emb_first=sub.emb_first,
-        emb_second=sub.emb_second, outcomes=sub.outcome, config=FactorizationConfig(ranks=cfg.ranks, seed=cfg.seed),
+    suite = suite_fit(
+        users=users, axes_first=sub.axes_first, axes_second=sub.axes_second, emb_first=sub.emb_first,
+        emb_second=sub.emb_second, outcomes=sub.outcome,
+        pool_axes=torch.cat([train.axes_first, train.axes_second]), config=cfg.suite,
     )
-    log(f"bank: K={bank.dim} (latent rank {bank.n_latent})")
-    train_diffs = _bank_diffs(bank, sub)
-    weights = torch.stack(list(user_weights.values())).double()
-    meta = MetaPrior(meta_steps=cfg.meta_steps, seed=cfg.seed).fit(
-        users, train_diffs, sub.outcome, init_mean=weights.mean(0))
-    prototypes = PrototypeModel(seed=cfg.seed).fit(weights, list(user_weights))
-    log(f"prototypes: k={prototypes.k_}; meta prior precision {meta.precision_.mean():.3g}")
-    raw_train = _raw_diffs(bank, train)
+    log(f"bank K={suite.bank.dim} (latent rank {suite.bank.n_latent}); prototypes k={suite.prototypes.k_}")
+    axis_std = suite.bank.axis_std_
+    raw_train = _raw_diffs(axis_std, train)
     population = UserRewardModel(prior_precision=cfg.baseline_l2).fit(raw_train, train.outcome)
-    oracles = [UserRewardModel(prior_precision=cfg.baseline_l2).fit(raw_train[train.objective == t],
-                                                                     train.outcome[train.objective == t])
-               for t in range(len(OBJECTIVES))]
-    test_diffs, raw_test = _bank_diffs(bank, test), _raw_diffs(bank, test)
+    oracles = [
+        UserRewardModel(prior_precision=cfg.baseline_l2).fit(raw_train[train.objective == t],
+                                                             train.outcome[train.objective == t])
+        for t in range(len(OBJECTIVES))
+    ]
+    test_diffs = suite.diffs(test.axes_first, test.emb_first, test.axes_second, test.emb_second)
+    raw_test = _raw_diffs(axis_std, test)
     rng = random.Random(cfg.seed + 1)
     gen = torch.Generator().manual_seed(cfg.seed)
     scores: dict[str, dict[int, list[float]]] = {m: {n: [] for n in cfg.shots} for m in METHODS}
@@ -112,24 +101,19 @@ def hh_run(
         rng.shuffle(idx)
         support_all, query = idx[: max(cfg.shots)], torch.tensor(idx[max(cfg.shots) :])
         q_out = test.outcome[query]
-        fixed = {"population": population.score(raw_test[query]), "oracle": oracles[t].score(raw_test[query])}
+        population_acc = _accuracy(torch.sigmoid(population.score(raw_test[query])), q_out)
+        oracle_acc = _accuracy(torch.sigmoid(oracles[t].score(raw_test[query])), q_out)
         for n in cfg.shots:
             s = torch.tensor(support_all[:n])
-            d, y = test_diffs[s], test.outcome[s]
-            for name, value in fixed.items():
-                scores[name][n].append(_accuracy(torch.sigmoid(value), q_out))
-            zero = user_fit(diffs=d, outcomes=y)
-            scores["zero-prior"][n].append(_accuracy(torch.sigmoid(zero.score(test_diffs[query])), q_out))
-            meta_model = meta.user_model().fit(d, y)
-            scores["meta-prior"][n].append(_accuracy(torch.sigmoid(meta_model.score(test_diffs[query])), q_out))
-            posterior = prototypes.posterior(d, y)
-            proto = dual_granularity_proba(test_diffs[query], posterior=posterior, prototypes=prototypes,
-                                           n_members=cfg.n_members, generator=gen)
-            scores["prototypes"][n].append(_accuracy(proto, q_out))
-            scores["tailor"][n].append(_accuracy(proto, q_out))
+            scores["population"][n].append(population_acc)
+            scores["oracle"][n].append(oracle_acc)
+            for method in ADAPTIVE:
+                proba = suite.proba(method, test_diffs[s], test.outcome[s], test_diffs[query], gen)
+                scores[method][n].append(_accuracy(proba, q_out))
     accuracy = {m: {str(n): mean_ci95(v)[0] for n, v in by.items()} for m, by in scores.items()}
     ci95 = {m: {str(n): mean_ci95(v)[1] for n, v in by.items()} for m, by in scores.items()}
     return {
         "protocol": "hh", "shots": list(cfg.shots), "accuracy": accuracy, "ci95": ci95, "n_users": cfg.n_users,
-        "bank": {"K": bank.dim, "latent_rank": bank.n_latent}, "prototypes_k": prototypes.k_,
+        "seed": cfg.seed, "bank": {"K": suite.bank.dim, "latent_rank": suite.bank.n_latent},
+        "prototypes_k": suite.prototypes.k_,
     }

@@ -12,7 +12,7 @@ import torch
 from tqdm import tqdm
 
 from personalization.axes import axes_score
-from personalization.embedding_cache import PairEncoder, encode_cached
+from personalization.embedding_cache import encode_cached
 
 OBJECTIVES = ("helpful", "harmless")
 
@@ -97,3 +97,33 @@ def encoder_factory_for(name: str, device: str = "cpu") -> tuple[str, object]:
         cache_name = f"{config.model_path}#{config.pooling}@{config.layer}"
         return cache_name, lambda: LMHiddenStateEncoder(config)
     raise ValueError(f"unknown encoder {name!r}: minilm, smollm2-mean or smollm2-last")
+
+
+def lm_views_precompute(
+    rows: list[dict[str, object]], cache_dir: str | Path = "var/cache/embeddings", device: str = "cpu",
+    max_length: int = 96, prompt_tokens: int = 32,
+) -> None:
+    """Fill the cache for both ``smollm2-mean`` and ``smollm2-last`` from one forward pass per text."""
+    from personalization.embedding_cache import EmbeddingCache, text_key
+    from personalization.lm_encoder import POOLINGS, LMEncoderConfig, LMHiddenStateEncoder
+
+    configs = {p: LMEncoderConfig(pooling=p, device=device, max_length=max_length, prompt_tokens=prompt_tokens)
+               for p in POOLINGS}
+    caches = {p: EmbeddingCache(cache_dir, f"{c.model_path}#{c.pooling}@{c.layer}") for p, c in configs.items()}
+    prompts, responses = [], []
+    for row in rows:
+        pair = row["responses"]
+        assert isinstance(pair, list)
+        prompts += [str(row["prompt"])] * 2
+        responses += [str(pair[0]), str(pair[1])]
+    keys = [text_key(p, r) for p, r in zip(prompts, responses, strict=True)]
+    todo = sorted({keys[i]: i for i in caches["mean"].missing(keys)}.values())
+    if not todo:
+        return
+    encoder = LMHiddenStateEncoder(configs["mean"])
+    for start in tqdm(range(0, len(todo), 64), desc="embed smollm2", unit="chunk"):
+        idx = todo[start : start + 64]
+        views = encoder.encode_all_poolings([prompts[i] for i in idx], [responses[i] for i in idx])
+        for pooling, cache in caches.items():
+            cache.put([keys[i] for i in idx], views[(pooling, -1)])
+            cache.save()

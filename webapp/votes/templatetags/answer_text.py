@@ -13,4 +13,4 @@ _md = MarkdownIt("commonmark", {"html": False, "linkify": False}).disable("image
 @register.filter
 def answer_markdown(text: str) -> SafeString:
     # html=False escapes any raw HTML in the source, so the rendered output is safe to mark as such.
-    return mark_safe(_md.render(text or ""))  # noqa: S308
+    return mark_safe(_md.render(text or ""))

@@ -23,7 +23,11 @@ class PrototypeModel:
     """Gaussian mixture over users' weight vectors; k chosen by BIC (or silhouette) within ``k_range``.
 
     Parameters: ``k_range`` candidate k; ``criterion`` ``bic`` or ``silhouette``; ``reg_covar`` added to each
-    covariance's diagonal (it also floors the prototype prior's variance); ``seed``.
+    covariance's diagonal (it also floors the prototype prior's variance); ``n_components``: cluster on the top
+    principal components of the weights (few-vote users' weights are noisy in every direction, and the noise
+    dimensions drown the cluster structure for BIC), ``None`` for the full space; ``seed``. Whatever space the
+    clustering runs in, each prototype's mean and covariance are the responsibility-weighted moments of its
+    members' full weight vectors, so the prototype prior lives in the bank's K dimensions.
 
     Learned state: ``k_``, ``means_`` (k, K), ``covariances_`` (k, K, K), ``mix_`` (k,), ``ids_`` (stable
     integer ids, one per prototype), ``criterion_scores_`` {k: score}, ``members_`` (U, K), ``member_keys_``,
@@ -32,11 +36,12 @@ class PrototypeModel:
 
     def __init__(
         self, k_range: tuple[int, ...] = (1, 2, 3, 4, 5, 6), criterion: str = "bic", reg_covar: float = 1e-2,
-        seed: int = 0,
+        n_components: int | None = 2, seed: int = 0,
     ) -> None:
         self.k_range = k_range
         self.criterion = criterion
         self.reg_covar = reg_covar
+        self.n_components = n_components
         self.seed = seed
 
     def fit(
@@ -46,7 +51,14 @@ class PrototypeModel:
         """Cluster ``user_weights`` (U, K); with ``previous``, prototypes keep the ids of the ones they match."""
         if self.criterion not in CRITERIA:
             raise ValueError(f"criterion must be one of {CRITERIA}")
-        x = torch.as_tensor(user_weights, dtype=torch.float64).cpu().numpy()  # (U, K)
+        full_x = torch.as_tensor(user_weights, dtype=torch.float64).cpu().numpy()  # (U, K)
+        self.center_ = full_x.mean(0)
+        if self.n_components is not None and self.n_components < full_x.shape[1] and full_x.shape[0] > 1:
+            _, _, vt = np.linalg.svd(full_x - self.center_, full_matrices=False)
+            self.components_ = vt[: self.n_components].T  # (K, P)
+        else:
+            self.components_ = np.eye(full_x.shape[1])
+        x = (full_x - self.center_) @ self.components_  # (U, P)
         n_users, dim = x.shape
         covariance_type = "full" if n_users > 4 * dim else "diag"
         self.criterion_scores_: dict[int, float] = {}
@@ -67,15 +79,19 @@ class PrototypeModel:
             raise ValueError("no candidate k fits this many users")
         self.k_ = max(self.criterion_scores_, key=lambda k: self.criterion_scores_[k])
         gm = fits[self.k_]
-        covs = np.asarray(gm.covariances_)
-        full = covs if covariance_type == "full" else np.stack([np.diag(c) for c in covs])
-        self.means_ = torch.tensor(gm.means_)  # (k, K)
-        self.covariances_ = torch.tensor(full)  # (k, K, K)
+        resp = gm.predict_proba(x)  # (U, k)
+        mass = resp.sum(0) + 1e-12  # (k,)
+        means = (resp.T @ full_x) / mass[:, None]  # (k, K)
+        covs = []
+        for c in range(self.k_):
+            centred = full_x - means[c]
+            covs.append((resp[:, c, None] * centred).T @ centred / mass[c] + self.reg_covar * np.eye(full_x.shape[1]))
+        self.means_ = torch.tensor(means)  # (k, K)
+        self.covariances_ = torch.tensor(np.stack(covs))  # (k, K, K)
         self.mix_ = torch.tensor(gm.weights_)  # (k,)
-        self._gm = gm
-        self.members_ = torch.tensor(x)
+        self.members_ = torch.tensor(full_x)
         self.member_keys_ = list(user_keys) if user_keys is not None else list(range(n_users))
-        self.member_labels_ = torch.tensor(gm.predict(x))
+        self.member_labels_ = torch.tensor(resp.argmax(1))
         self.ids_ = self._stable_ids(previous)
         return self
 
@@ -95,9 +111,13 @@ class PrototypeModel:
         return ids
 
     def assign(self, user_weights: torch.Tensor) -> torch.Tensor:
-        """(U, k) soft assignment of weight vectors to prototypes."""
-        x = torch.as_tensor(user_weights, dtype=torch.float64).reshape(-1, self.means_.shape[1]).numpy()
-        return torch.tensor(self._gm.predict_proba(x))
+        """(U, k) soft assignment of weight vectors to prototypes (posterior under the prototype Gaussians)."""
+        x = torch.as_tensor(user_weights, dtype=torch.float64).reshape(-1, self.means_.shape[1])  # (U, K)
+        log_p = torch.stack([
+            torch.distributions.MultivariateNormal(self.means_[c], self.covariances_[c]).log_prob(x)
+            for c in range(self.k_)
+        ], 1) + self.mix_.log()  # (U, k)
+        return torch.softmax(log_p, 1)
 
     def posterior(
         self, diffs: torch.Tensor, outcomes: torch.Tensor, strengths: torch.Tensor | None = None,
@@ -141,11 +161,6 @@ class PrototypeModel:
         model.member_keys_ = list(state["member_keys"])  # type: ignore[call-overload]
         model.member_labels_ = torch.tensor(state["member_labels"])
         model.criterion_scores_ = {int(k): float(v) for k, v in state["criterion_scores"].items()}  # type: ignore[attr-defined]
-        gm = GaussianMixture(model.k_, covariance_type="full", reg_covar=model.reg_covar)
-        gm.weights_, gm.means_ = model.mix_.numpy(), model.means_.numpy()
-        gm.covariances_ = model.covariances_.numpy()
-        gm.precisions_cholesky_ = np.linalg.cholesky(np.linalg.inv(gm.covariances_)).transpose(0, 2, 1)
-        model._gm = gm
         return model
 
 

@@ -9,16 +9,24 @@ from __future__ import annotations
 import torch
 
 from personalization.prototypes import PrototypeModel, PrototypePosterior
+from personalization.user_model import UserRewardModel
 
 
-def user_confidence(posterior: PrototypePosterior, prototypes: PrototypeModel) -> float:
-    """1 − tr(Σ_post) / tr(Σ_prior), in [0, 1]: 0 for a cold-start user, → 1 as votes pin the weights down."""
-    _, post_cov = posterior.moments()
-    r = prototypes.mix_
-    spread = prototypes.means_ - r @ prototypes.means_  # (k, K)
-    prior_trace = float(sum(float(r[c]) * (float(torch.trace(prototypes.covariances_[c])) + float(spread[c] @ spread[c]))
-                            for c in range(prototypes.k_)))
-    return float(min(1.0, max(0.0, 1.0 - float(torch.trace(post_cov)) / max(prior_trace, 1e-12))))
+def user_confidence(posterior: PrototypePosterior | UserRewardModel, prototypes: PrototypeModel) -> float:
+    """1 − tr(Σ_post) / tr(Σ_prior), in [0, 1]: 0 for a cold-start user, → 1 as votes pin the weights down.
+
+    Σ_prior is the prototype mixture's covariance, or the model's own prior for a single ``UserRewardModel``.
+    """
+    if isinstance(posterior, UserRewardModel):
+        post_trace = float(torch.trace(posterior.covariance_))
+        prior_trace = float(torch.trace(torch.linalg.inv(posterior.prior_precision_)))
+    else:
+        post_trace = float(torch.trace(posterior.moments()[1]))
+        r = prototypes.mix_
+        spread = prototypes.means_ - r @ prototypes.means_  # (k, K)
+        prior_trace = sum(float(r[c]) * (float(torch.trace(prototypes.covariances_[c])) + float(spread[c] @ spread[c]))
+                          for c in range(prototypes.k_))
+    return float(min(1.0, max(0.0, 1.0 - post_trace / max(prior_trace, 1e-12))))
 
 
 def _prototype_level_weights(
@@ -43,20 +51,26 @@ def dual_granularity_proba(
     *,
     posterior: PrototypePosterior,
     prototypes: PrototypeModel,
+    individual: UserRewardModel | None = None,
     n_samples: int = 32,
     n_members: int = 5,
     confidence: float | None = None,
     generator: torch.Generator | None = None,
 ) -> torch.Tensor:
-    """(N,) probability that the first answer of each pair (``diffs`` (N, K) = φ(first) − φ(second)) is preferred."""
+    """(N,) probability that the first answer of each pair (``diffs`` (N, K) = φ(first) − φ(second)) is preferred.
+
+    ``individual`` (e.g. a fit under the meta-learned prior) replaces the prototype posterior at the individual
+    level; the prototype level always uses ``posterior``'s responsibilities.
+    """
     d = torch.as_tensor(diffs, dtype=torch.float64)  # (N, K)
-    samples = posterior.sample(n_samples, generator)  # (S, K)
-    individual = torch.sigmoid(d @ samples.T).mean(1)  # (N,)
-    proto = torch.zeros_like(individual)
+    source = posterior if individual is None else individual
+    samples = source.sample(n_samples, generator)  # (S, K)
+    individual_level = torch.sigmoid(d @ samples.T).mean(1)  # (N,)
+    proto = torch.zeros_like(individual_level)
     for resp, weights in _prototype_level_weights(posterior, prototypes, n_members):
         proto += resp * torch.sigmoid(d @ weights.T).mean(1)  # (N,)
-    conf = user_confidence(posterior, prototypes) if confidence is None else confidence
-    return conf * individual + (1 - conf) * proto
+    conf = user_confidence(source, prototypes) if confidence is None else confidence
+    return conf * individual_level + (1 - conf) * proto
 
 
 def dual_granularity_score(
@@ -64,6 +78,7 @@ def dual_granularity_score(
     *,
     posterior: PrototypePosterior,
     prototypes: PrototypeModel,
+    individual: UserRewardModel | None = None,
     n_samples: int = 32,
     n_members: int = 5,
     confidence: float | None = None,
@@ -78,9 +93,10 @@ def dual_granularity_score(
     def standardise(x: torch.Tensor) -> torch.Tensor:
         return (x - x.mean(0)) / x.std(0).clamp(min=1e-9) if x.shape[0] > 1 else x - x.mean(0)
 
-    individual = standardise(f @ posterior.sample(n_samples, generator).T).mean(1)  # (M,)
-    proto = torch.zeros_like(individual)
+    source = posterior if individual is None else individual
+    individual_level = standardise(f @ source.sample(n_samples, generator).T).mean(1)  # (M,)
+    proto = torch.zeros_like(individual_level)
     for resp, weights in _prototype_level_weights(posterior, prototypes, n_members):
         proto += resp * standardise(f @ weights.T).mean(1)
-    conf = user_confidence(posterior, prototypes) if confidence is None else confidence
-    return conf * individual + (1 - conf) * proto
+    conf = user_confidence(source, prototypes) if confidence is None else confidence
+    return conf * individual_level + (1 - conf) * proto

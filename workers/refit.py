@@ -8,7 +8,7 @@ from functools import lru_cache
 import torch
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
-from django.db.models import Max
+from django.db.models import Count, Max
 
 from personalization.bank import BaseRewardBank
 from personalization.encoder import EncoderConfig, SentenceEncoder
@@ -68,8 +68,10 @@ def _features(bank: BaseRewardBank, responses: list[Response]) -> torch.Tensor:
 def profile_fit(*, user_id: int, bank_id: int, bank: BaseRewardBank) -> profile_services.ProfileFit:
     """Fit a user's weights from all their stored votes (both-bad votes are kept but carry no preference)."""
     config = worker_config()
-    votes = vote_selectors.votes_for_fit(user_id=user_id)
-    fitted_vote_id = max((v.pk for v in votes), default=0)
+    # Read the newest id first and fit exactly the votes up to it: a vote arriving meanwhile is newer than
+    # fitted_vote_id, so the reconciler (or its own task) refits it.
+    all_votes = Vote.objects.filter(user_id=user_id).aggregate(n=Count("id"), newest=Max("id"))
+    votes = vote_selectors.votes_for_fit(user_id=user_id, up_to_id=all_votes["newest"] or 0)
     preference_votes = [v for v in votes if v.choice in _OUTCOME]
     k = bank.dim
     model = UserRewardModel(
@@ -85,8 +87,8 @@ def profile_fit(*, user_id: int, bank_id: int, bank: BaseRewardBank) -> profile_
     else:
         w, cov = torch.zeros(k, dtype=torch.float64), torch.eye(k, dtype=torch.float64) / config.prior_precision
     return profile_services.ProfileFit(
-        bank_id=bank_id, weights=w.tolist(), covariance=cov.tolist(), vote_count=len(votes),
-        fitted_vote_id=fitted_vote_id, suggested_pairs=[],
+        bank_id=bank_id, weights=w.tolist(), covariance=cov.tolist(), vote_count=all_votes["n"],
+        fitted_vote_id=all_votes["newest"] or 0, suggested_pairs=[],
     )
 
 

@@ -27,8 +27,8 @@ class SuiteConfig:
     """Training settings shared by the protocols."""
 
     ranks: tuple[int, ...] = (1, 2, 4, 8)
-    user_l2: float = 1.0
-    basis_l2: float = 1.0
+    user_l2: float = 0.1
+    basis_l2: float = 0.1
     meta_steps: int = 300
     robust_temperature: float | None = 1.0
     k_range: tuple[int, ...] = (1, 2, 3, 4, 5, 6)
@@ -61,9 +61,10 @@ class Suite:
             return torch.sigmoid(self.meta.user_model().fit(support, outcomes).score(query))
         if method in ("prototypes", "tailor"):
             posterior = self.prototypes.posterior(support, outcomes)
+            individual = self.meta.user_model().fit(support, outcomes) if method == "tailor" else None
             return dual_granularity_proba(query, posterior=posterior, prototypes=self.prototypes,
-                                          n_samples=self.config.n_samples, n_members=self.config.n_members,
-                                          generator=generator)
+                                          individual=individual, n_samples=self.config.n_samples,
+                                          n_members=self.config.n_members, generator=generator)
         raise ValueError(f"unknown method {method!r}: one of {ADAPTIVE}")
 
 

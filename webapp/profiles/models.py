@@ -42,6 +42,8 @@ class RewardProfile(models.Model):
     prototype_confidence = models.FloatField(null=True, blank=True)
     # next pairs [[left_id, right_id], ...] chosen by the worker's active selector after the last fit.
     suggested_pairs = models.JSONField(default=list, blank=True)
+    # [[vote_id, contribution], ...]: the votes that most shaped the weights, from the last fit
+    influential_votes = models.JSONField(default=list, blank=True)
     summary = models.TextField(blank=True)
     summary_edited = models.BooleanField(default=False)
     updated_at = models.DateTimeField(auto_now=True)

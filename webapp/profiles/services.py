@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from django.db import transaction
 
@@ -20,6 +20,7 @@ class ProfileFit:
     vote_count: int
     fitted_vote_id: int
     suggested_pairs: list[list[int]]
+    influential_votes: list[list[float]] = field(default_factory=list)
 
 
 def _check_fit(fit: ProfileFit) -> None:
@@ -48,6 +49,7 @@ def profile_fit_store(*, user_id: int, expected_version: int, fit: ProfileFit) -
         vote_count=fit.vote_count,
         fitted_vote_id=fit.fitted_vote_id,
         suggested_pairs=fit.suggested_pairs,
+        influential_votes=fit.influential_votes,
     )
     if claimed != 1:
         return None

@@ -155,8 +155,13 @@ PERSONALIZATION = {
 }
 TAILOR_DEMO_DIR = BASE_DIR / "webapp" / "catalog" / "demo"
 TAILOR_RANDOM_PAIR_RATE = env.float("TAILOR_RANDOM_PAIR_RATE", default=0.2)
-if not 0.0 <= TAILOR_RANDOM_PAIR_RATE <= 1.0:
-    raise ImproperlyConfigured("TAILOR_RANDOM_PAIR_RATE must be between 0 and 1")
+TAILOR_GOLD_PAIR_RATE = env.float("TAILOR_GOLD_PAIR_RATE", default=0.05)
+TAILOR_REPEAT_PAIR_RATE = env.float("TAILOR_REPEAT_PAIR_RATE", default=0.05)
+for _name in ("TAILOR_RANDOM_PAIR_RATE", "TAILOR_GOLD_PAIR_RATE", "TAILOR_REPEAT_PAIR_RATE"):
+    if not 0.0 <= globals()[_name] <= 1.0:
+        raise ImproperlyConfigured(f"{_name} must be between 0 and 1")
+if TAILOR_RANDOM_PAIR_RATE + TAILOR_GOLD_PAIR_RATE + TAILOR_REPEAT_PAIR_RATE > 1.0:
+    raise ImproperlyConfigured("TAILOR_RANDOM/GOLD/REPEAT_PAIR_RATE must add up to at most 1")
 
 LOGGING = {
     "version": 1,

@@ -27,4 +27,7 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["TEST"] = {"NAME": str(TAILOR_HOME / "test.sqlite3")}
 RECONCILE_INTERVAL_SECONDS = 1.0
+# deterministic pair selection unless a test sets the rates itself
+TAILOR_GOLD_PAIR_RATE = 0.0
+TAILOR_REPEAT_PAIR_RATE = 0.0
 PERSONALIZATION = {**PERSONALIZATION, "device": "cpu"}  # noqa: F405

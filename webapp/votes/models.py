@@ -23,6 +23,12 @@ class Pair(models.Model):
     right = models.ForeignKey("catalog.Response", on_delete=models.CASCADE, related_name="+")
     source = models.CharField(max_length=10, choices=Source.choices, default=Source.RANDOM)
     shown_at = models.DateTimeField(auto_now_add=True)
+    skipped_at = models.DateTimeField(null=True, blank=True)
+    # gold pairs: the response known to be better (the on-topic answer against an off-topic one)
+    expected = models.ForeignKey("catalog.Response", null=True, blank=True, on_delete=models.CASCADE,
+                                 related_name="+")
+    # repeat pairs: the earlier pair shown again (sides swapped) to measure consistency
+    repeat_of = models.ForeignKey("self", null=True, blank=True, on_delete=models.CASCADE, related_name="repeats")
 
     class Meta:
         indexes = [models.Index(fields=["user", "-shown_at"])]

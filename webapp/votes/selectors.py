@@ -1,24 +1,31 @@
-"""Reads for voting: which pair to show next."""
+"""Reads for voting: which pair to show next, progress and per-user quality figures."""
 
 from __future__ import annotations
 
 import random
+import statistics
+from dataclasses import dataclass
+from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Count
+from django.utils import timezone
 
 from webapp.catalog.models import Prompt, Response
 from webapp.votes import services
 from webapp.votes.models import Pair, Vote
 
+#: a repeat pair re-asks a pair voted at least this many votes ago, so it is not remembered verbatim
+REPEAT_MIN_GAP = 5
+
 
 def pair_pending(*, user: AbstractBaseUser) -> Pair | None:
-    """The newest pair shown to this user that has no vote yet (so a reload shows the same pair)."""
+    """The newest pair shown to this user with no vote and not skipped (so a reload shows the same pair)."""
     return (
-        Pair.objects.filter(user=user, vote__isnull=True)
+        Pair.objects.filter(user=user, vote__isnull=True, skipped_at__isnull=True)
         .select_related("prompt", "left", "right")
-        .order_by("-shown_at")
+        .order_by("-shown_at", "-id")
         .first()
     )
 
@@ -38,41 +45,142 @@ def _suggested(user: AbstractBaseUser, seen: set[frozenset[int]]) -> tuple[int, 
     return None
 
 
-def pair_next(*, user: AbstractBaseUser, rng: random.Random | None = None) -> Pair | None:
-    """The pair to show now: the pending one, else the active selector's next suggestion (mixed with a rate of
-    random pairs), else a random unseen pair. Sides are shuffled. ``None`` when nothing is left to ask."""
-    pending = pair_pending(user=user)
-    if pending is not None:
-        return pending
-    rng = rng or random.Random()
-    seen = _seen_response_pairs(user)
-    if rng.random() >= settings.TAILOR_RANDOM_PAIR_RATE:
-        suggestion = _suggested(user, seen)
-        if suggestion is not None:
-            responses = list(Response.objects.filter(pk__in=suggestion))
-            if len(responses) == 2:
-                rng.shuffle(responses)
-                return services.pair_create(user=user, left=responses[0], right=responses[1], source="active")
-    prompt_ids = list(
-        Prompt.objects.annotate(n=Count("responses")).filter(n__gte=2).values_list("pk", flat=True)
-    )
+def _shuffled_pair(user: AbstractBaseUser, a: Response, b: Response, rng: random.Random, **kwargs: object) -> Pair:
+    left, right = (a, b) if rng.random() < 0.5 else (b, a)
+    return services.pair_create(user=user, left=left, right=right, **kwargs)  # type: ignore[arg-type]
+
+
+def _gold(user: AbstractBaseUser, rng: random.Random) -> Pair | None:
+    """An on-topic answer against an answer to another prompt: the on-topic one is the known better answer."""
+    ids = list(Response.objects.values_list("pk", "prompt_id")[:5000])
+    if len({prompt for _, prompt in ids}) < 2:
+        return None
+    on_id, on_prompt = rng.choice(ids)
+    off = [pk for pk, prompt in ids if prompt != on_prompt]
+    on, distractor = Response.objects.get(pk=on_id), Response.objects.get(pk=rng.choice(off))
+    return _shuffled_pair(user, on, distractor, rng, source=Pair.Source.GOLD, expected=on)
+
+
+def _repeat(user: AbstractBaseUser, rng: random.Random) -> Pair | None:
+    """A pair the user voted on a while ago, shown again with the sides swapped."""
+    recent = list(Vote.objects.filter(user=user).order_by("-id").values_list("pair_id", flat=True)[:200])
+    already = set(Pair.objects.filter(user=user, repeat_of__isnull=False).values_list("repeat_of_id", flat=True))
+    candidates = [
+        pid for pid in recent[REPEAT_MIN_GAP:]
+        if pid not in already and Pair.objects.filter(pk=pid, source__in=["active", "random"]).exists()
+    ]
+    if not candidates:
+        return None
+    original = Pair.objects.select_related("left", "right").get(pk=rng.choice(candidates))
+    return services.pair_create(user=user, left=original.right, right=original.left, source=Pair.Source.REPEAT,
+                                repeat_of=original)
+
+
+def _random(user: AbstractBaseUser, rng: random.Random, seen: set[frozenset[int]]) -> Pair | None:
+    prompt_ids = list(Prompt.objects.annotate(n=Count("responses")).filter(n__gte=2).values_list("pk", flat=True))
     rng.shuffle(prompt_ids)
     for prompt_id in prompt_ids[:50]:
         ids = list(Response.objects.filter(prompt_id=prompt_id).values_list("pk", flat=True))
         candidates = [(a, b) for i, a in enumerate(ids) for b in ids[i + 1 :] if frozenset((a, b)) not in seen]
         if candidates:
             a, b = rng.choice(candidates)
-            left, right = (a, b) if rng.random() < 0.5 else (b, a)
-            return services.pair_create(
-                user=user, left=Response.objects.get(pk=left), right=Response.objects.get(pk=right), source="random"
-            )
+            return _shuffled_pair(user, Response.objects.get(pk=a), Response.objects.get(pk=b), rng,
+                                  source=Pair.Source.RANDOM)
     return None
 
 
-def votes_for_fit(*, user_id: int) -> list[Vote]:
-    """Every stored vote of a user with both responses' features, oldest first (the refit's whole input)."""
+def pair_next(*, user: AbstractBaseUser, rng: random.Random | None = None) -> Pair | None:
+    """The pair to show now: the pending one; else, by the configured rates, a gold pair, a repeat pair, a random
+    pair, or the worker's active suggestion (random when it has none). Sides are shuffled. ``None`` when there
+    is nothing left to ask."""
+    pending = pair_pending(user=user)
+    if pending is not None:
+        return pending
+    rng = rng or random.Random()
+    draw = rng.random()
+    gold, repeat = settings.TAILOR_GOLD_PAIR_RATE, settings.TAILOR_REPEAT_PAIR_RATE
+    pair: Pair | None = None
+    if draw < gold:
+        pair = _gold(user, rng)
+    elif draw < gold + repeat:
+        pair = _repeat(user, rng)
+    if pair is not None:
+        return pair
+    seen = _seen_response_pairs(user)
+    if draw >= gold + repeat + settings.TAILOR_RANDOM_PAIR_RATE:
+        suggestion = _suggested(user, seen)
+        if suggestion is not None:
+            responses = list(Response.objects.filter(pk__in=suggestion))
+            if len(responses) == 2:
+                return _shuffled_pair(user, responses[0], responses[1], rng, source=Pair.Source.ACTIVE)
+    return _random(user, rng, seen)
+
+
+def votes_for_fit(*, user_id: int, up_to_id: int) -> list[Vote]:
+    """Every stored vote of a user with both responses, oldest first (the refit's whole input).
+
+    Gold and repeat pairs are quality checks, not preferences, so they are left out of the fit.
+    """
     return list(
-        Vote.objects.filter(user_id=user_id)
+        Vote.objects.filter(user_id=user_id, id__lte=up_to_id,
+                            pair__source__in=[Pair.Source.ACTIVE, Pair.Source.RANDOM])
         .select_related("pair__left", "pair__right", "pair__prompt")
         .order_by("id")
+    )
+
+
+@dataclass(frozen=True)
+class Progress:
+    votes_today: int
+    votes_total: int
+    last_vote_id: int | None
+    last_vote_undoable_until: float | None  # epoch seconds
+
+
+def progress_get(*, user: AbstractBaseUser) -> Progress:
+    start = timezone.now().replace(hour=0, minute=0, second=0, microsecond=0)
+    votes = Vote.objects.filter(user=user)
+    last = votes.order_by("-id").values("id", "created_at").first()
+    undo_until = None
+    if last is not None:
+        deadline = last["created_at"] + timedelta(seconds=services.UNDO_SECONDS)
+        undo_until = deadline.timestamp() if deadline > timezone.now() else None
+    return Progress(votes_today=votes.filter(created_at__gte=start).count(), votes_total=votes.count(),
+                    last_vote_id=last["id"] if last else None, last_vote_undoable_until=undo_until)
+
+
+@dataclass(frozen=True)
+class Quality:
+    gold_votes: int
+    gold_accuracy: float | None
+    repeat_votes: int
+    repeat_consistency: float | None
+    left_share: float | None  # position bias: 0.5 is unbiased
+    median_time_to_vote_ms: float | None
+
+
+def _chosen(vote: Vote) -> int | None:
+    return {"left": vote.pair.left_id, "right": vote.pair.right_id}.get(vote.choice)
+
+
+def quality_get(*, user: AbstractBaseUser) -> Quality:
+    """Gold-pair accuracy, repeat-pair consistency, position bias and time to vote for one user."""
+    votes = list(Vote.objects.filter(user=user).select_related("pair", "pair__repeat_of__vote", "pair__repeat_of"))
+    gold = [v for v in votes if v.pair.source == Pair.Source.GOLD]
+    gold_right = sum(1 for v in gold if _chosen(v) == v.pair.expected_id)
+    repeats = [v for v in votes if v.pair.repeat_of_id and hasattr(v.pair.repeat_of, "vote")]
+    consistent = 0
+    for v in repeats:
+        original = v.pair.repeat_of.vote  # type: ignore[union-attr]
+        if original.choice in ("tie", "both_bad"):
+            consistent += int(v.choice == original.choice)
+        else:
+            consistent += int(_chosen(v) == _chosen(original))
+    sided = [v for v in votes if v.choice in ("left", "right")]
+    times = [v.time_to_vote_ms for v in votes if v.time_to_vote_ms is not None]
+    return Quality(
+        gold_votes=len(gold), gold_accuracy=gold_right / len(gold) if gold else None,
+        repeat_votes=len(repeats), repeat_consistency=consistent / len(repeats) if repeats else None,
+        left_share=sum(1 for v in sided if v.choice == "left") / len(sided) if sided else None,
+        median_time_to_vote_ms=statistics.median(times) if times else None,
     )

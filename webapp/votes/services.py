@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from webapp.catalog.models import Response
 from webapp.votes.models import Pair, Vote
@@ -23,12 +24,80 @@ class VoteResult:
     created: bool
 
 
+UNDO_SECONDS = 10
+
+
 @transaction.atomic
-def pair_create(*, user: AbstractBaseUser, left: Response, right: Response, source: str) -> Pair:
-    """Store a pair as it will be shown (``left`` on the left)."""
-    if left.pk == right.pk or left.prompt_id != right.prompt_id:
-        raise ValueError("a pair needs two different responses to the same prompt")
-    return Pair.objects.create(user=user, prompt_id=left.prompt_id, left=left, right=right, source=source)
+def pair_create(
+    *,
+    user: AbstractBaseUser,
+    left: Response,
+    right: Response,
+    source: str,
+    expected: Response | None = None,
+    repeat_of: Pair | None = None,
+) -> Pair:
+    """Store a pair as it will be shown (``left`` on the left).
+
+    Both responses answer the same prompt, except in a gold pair, where the off-topic one is the known loser.
+    """
+    if left.pk == right.pk:
+        raise ValueError("a pair needs two different responses")
+    if source == Pair.Source.GOLD:
+        if expected is None or expected.pk not in (left.pk, right.pk):
+            raise ValueError("a gold pair needs its expected response on one side")
+        prompt_id = expected.prompt_id
+    elif left.prompt_id != right.prompt_id:
+        raise ValueError("a pair needs two responses to the same prompt")
+    else:
+        prompt_id = left.prompt_id
+    return Pair.objects.create(user=user, prompt_id=prompt_id, left=left, right=right, source=source,
+                               expected=expected, repeat_of=repeat_of)
+
+
+@transaction.atomic
+def pair_skip(*, user: AbstractBaseUser, pair_id: int) -> bool:
+    """Skip a pending pair (it is not shown again); False when it is not the user's or already voted."""
+    updated = Pair.objects.filter(pk=pair_id, user=user, vote__isnull=True, skipped_at__isnull=True).update(
+        skipped_at=timezone.now()
+    )
+    return updated == 1
+
+
+@transaction.atomic
+def vote_undo(*, user: AbstractBaseUser, vote_id: int) -> Pair:
+    """Take back one's own newest vote within ``UNDO_SECONDS``; the pair becomes pending again.
+
+    The profile is refitted from the remaining stored votes, so nothing else needs correcting.
+    """
+    vote = Vote.objects.select_for_update().filter(pk=vote_id, user=user).select_related("pair").first()
+    if vote is None:
+        raise VoteRejected("no such vote of yours")
+    if Vote.objects.filter(user=user, pk__gt=vote.pk).exists():
+        raise VoteRejected("only your latest vote can be undone")
+    if (timezone.now() - vote.created_at).total_seconds() > UNDO_SECONDS:
+        raise VoteRejected(f"a vote can only be undone within {UNDO_SECONDS} seconds")
+    pair = vote.pair
+    vote.delete()
+    # Shown again now, so it is the pending pair the next page shows.
+    Pair.objects.filter(pk=pair.pk).update(shown_at=timezone.now())
+    profile_refit_enqueue(user_id=user.pk)
+    return pair
+
+
+@transaction.atomic
+def user_data_delete(*, user: AbstractBaseUser) -> int:
+    """Remove a user's votes, pairs and profile (prototypes stop counting them at their next refit).
+
+    Returns how many votes were deleted. The account itself stays, so the user remains signed in.
+    """
+    from webapp.profiles.models import RewardProfile
+
+    deleted = Vote.objects.filter(user=user).count()
+    Vote.objects.filter(user=user).delete()
+    Pair.objects.filter(user=user).delete()
+    RewardProfile.objects.filter(user=user).delete()
+    return deleted
 
 
 def vote_record(
@@ -63,6 +132,8 @@ def vote_record(
             pair = Pair.objects.select_for_update().filter(pk=pair_id, user=user).first()
             if pair is None:
                 raise VoteRejected("this pair was not shown to you")
+            if pair.skipped_at is not None:
+                raise VoteRejected("this pair was skipped")
             if Vote.objects.filter(pair=pair).exists():
                 raise VoteRejected("you already voted on this pair")
             vote = Vote.objects.create(

@@ -26,10 +26,12 @@ def _vader() -> SentimentIntensityAnalyzer:
 
 
 def readability(response: str) -> float:
-    """Flesch reading ease (textstat), clipped to 0..100 and scaled to 0..1: higher is easier to read."""
-    if not response.strip():
+    """Ease of reading from textstat's Coleman–Liau grade (letters and sentences per 100 words; it needs no
+    pronunciation dictionary): 1 for grade ≤ 0, falling linearly to 0 at grade 20."""
+    if not any(ch.isalpha() for ch in response):
         return 0.0
-    return min(100.0, max(0.0, float(textstat.flesch_reading_ease(response)))) / 100.0
+    grade = float(textstat.coleman_liau_index(response))
+    return min(1.0, max(0.0, 1.0 - grade / 20.0))
 
 
 def sentiment(response: str) -> float:

@@ -110,7 +110,7 @@ class MetaPrior:
             opt.zero_grad()
             loss.backward()  # type: ignore[no-untyped-call]
             opt.step()
-            self.history_.append(float(loss))
+            self.history_.append(float(loss.detach()))
         self.mean_ = mean.detach()
         self.precision_ = log_prec.detach().exp()
         self.step_size_ = float(log_step.detach().exp())

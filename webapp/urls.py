@@ -19,7 +19,11 @@ urlpatterns = [
          name="password_reset_confirm"),
     path("accounts/reset/done/", auth_views.PasswordResetCompleteView.as_view(), name="password_reset_complete"),
     path("vote/", vote_views.vote, name="vote"),
+    path("vote/skip/", vote_views.skip, name="vote-skip"),
+    path("vote/undo/", vote_views.undo, name="vote-undo"),
     path("me/", profile_views.me, name="me"),
+    path("me/data.json", profile_views.data_download, name="me-data"),
+    path("me/delete/", profile_views.data_delete, name="me-delete"),
     path("healthz", account_views.healthz, name="healthz"),
     path("admin/", admin.site.urls),
 ]

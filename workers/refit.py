@@ -27,6 +27,7 @@ _OUTCOME = {Vote.Choice.LEFT: OUTCOME_FIRST, Vote.Choice.RIGHT: OUTCOME_SECOND, 
 #: strength of preference → likelihood weight (slight, clear, strong)
 STRENGTH_WEIGHT = {1: 0.5, 2: 1.0, 3: 1.5}
 MAX_CLAIM_ATTEMPTS = 3
+INFLUENTIAL_VOTES = 3
 
 
 class FeaturesMissing(RuntimeError):
@@ -82,13 +83,21 @@ def profile_fit(*, user_id: int, bank_id: int, bank: BaseRewardBank) -> profile_
         right = _features(bank, [v.pair.right for v in preference_votes])  # (N, K)
         outcomes = torch.tensor([_OUTCOME[v.choice] for v in preference_votes])  # (N,)
         weights = torch.tensor([STRENGTH_WEIGHT[v.strength] for v in preference_votes], dtype=torch.float64)
-        model.fit(left - right, outcomes, weights)
+        diffs = left - right  # (N, K)
+        model.fit(diffs, outcomes, weights)
         w, cov = model.weights_.cpu(), model.covariance_.cpu()
+        # how much each vote pulls the weights its way: strength × margin of the observed side under w
+        pull = weights * outcomes.double() * (diffs.double() @ w)  # (N,)
+        top = torch.argsort(pull, descending=True)[:INFLUENTIAL_VOTES]
+        influential = [[float(preference_votes[i].pk), round(float(pull[i]), 4)] for i in top.tolist()
+                       if outcomes[i] != OUTCOME_TIE and float(pull[i]) > 0]
     else:
         w, cov = torch.zeros(k, dtype=torch.float64), torch.eye(k, dtype=torch.float64) / config.prior_precision
+        influential = []
     return profile_services.ProfileFit(
         bank_id=bank_id, weights=w.tolist(), covariance=cov.tolist(), vote_count=all_votes["n"],
         fitted_vote_id=all_votes["newest"] or 0, suggested_pairs=[],
+        influential_votes=influential,
     )
 
 

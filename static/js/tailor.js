@@ -1,4 +1,4 @@
-// Tailor: small progressive enhancements for the voting page (no framework).
+// Tailor: small progressive enhancements (no framework). Everything works without it, just with fewer comforts.
 (function () {
   "use strict";
 
@@ -11,17 +11,52 @@
     return h.slice(0, 8) + "-" + h.slice(8, 12) + "-" + h.slice(12, 16) + "-" + h.slice(16, 20) + "-" + h.slice(20);
   }
 
-  // One key per shown pair: a double click or a resubmission of this form sends the same key, so the server
-  // counts it once.
   function prepare(root) {
+    // One key per shown pair: a double click or a resubmission sends the same key, so it counts once.
     root.querySelectorAll("form.vote-form").forEach(function (form) {
       var key = form.querySelector("[data-idempotency]");
       if (key && !key.value) key.value = uuid4();
       form.dataset.shownAt = String(performance.now());
     });
+    // Long answers collapse behind "show more".
+    root.querySelectorAll(".answer.collapsible").forEach(function (answer) {
+      var body = answer.querySelector(".body"), more = answer.querySelector(".show-more");
+      if (!body || !more) return;
+      if (body.scrollHeight > 320) {
+        answer.classList.add("collapsed");
+        more.hidden = false;
+      }
+    });
+    // The undo button disappears when its few seconds are over.
+    root.querySelectorAll("[data-undo-until]").forEach(function (form) {
+      var ms = Number(form.dataset.undoUntil) * 1000 - Date.now();
+      setTimeout(function () { form.remove(); }, Math.max(ms, 0));
+    });
+    root.querySelectorAll("dialog[data-auto-open]").forEach(function (d) {
+      if (!d.open && !sessionStorage.getItem("tailor-onboarded")) d.showModal();
+      d.addEventListener("close", function () { sessionStorage.setItem("tailor-onboarded", "1"); });
+    });
+  }
+
+  function applyTheme(theme) {
+    document.documentElement.dataset.theme = theme;
+    var t = document.getElementById("theme-toggle");
+    if (t) {
+      t.setAttribute("aria-pressed", theme === "dark" ? "true" : "false");
+      t.textContent = theme === "dark" ? "Light mode" : "Dark mode";
+    }
   }
 
   document.addEventListener("DOMContentLoaded", function () {
+    var current = document.documentElement.dataset.theme ||
+      (window.matchMedia && matchMedia("(prefers-color-scheme: dark)").matches ? "dark" : "light");
+    applyTheme(current);
+    var toggle = document.getElementById("theme-toggle");
+    if (toggle) toggle.addEventListener("click", function () {
+      var next = document.documentElement.dataset.theme === "dark" ? "light" : "dark";
+      localStorage.setItem("tailor-theme", next);
+      applyTheme(next);
+    });
     prepare(document);
     document.body.addEventListener("htmx:load", function (e) { prepare(e.target); });
     document.body.addEventListener("htmx:configRequest", function (e) {
@@ -30,13 +65,31 @@
         e.detail.parameters.time_to_vote_ms = String(Math.round(performance.now() - Number(form.dataset.shownAt)));
       }
     });
+    document.body.addEventListener("click", function (e) {
+      var more = e.target.closest && e.target.closest(".show-more");
+      if (more) {
+        var answer = more.closest(".answer"), open = answer.classList.toggle("collapsed") === false;
+        more.textContent = open ? "show less" : "show more";
+        more.setAttribute("aria-expanded", open ? "true" : "false");
+      }
+      var opener = e.target.closest && e.target.closest("[data-open-dialog]");
+      if (opener) document.getElementById(opener.dataset.openDialog).showModal();
+    });
   });
 
-  var KEYS = { "1": "vote-left", "2": "vote-right", "0": "vote-tie", "b": "vote-both-bad" };
+  var KEYS = { "1": "vote-left", "2": "vote-right", "0": "vote-tie", "b": "vote-both-bad", "s": "vote-skip",
+               "u": "vote-undo" };
   document.addEventListener("keydown", function (e) {
     if (e.ctrlKey || e.metaKey || e.altKey) return;
     var t = e.target;
-    if (t && (t.tagName === "INPUT" && t.type === "text" || t.tagName === "TEXTAREA" || t.isContentEditable)) return;
+    if (t && ((t.tagName === "INPUT" && (t.type === "text" || t.type === "password")) || t.tagName === "TEXTAREA" ||
+              t.isContentEditable)) return;
+    if (document.querySelector("dialog[open]")) return;  // a dialog is open: keys belong to it
+    if (e.key === "?") {
+      var help = document.getElementById("shortcuts");
+      if (help) { e.preventDefault(); help.showModal(); }
+      return;
+    }
     var id = KEYS[e.key];
     if (!id) return;
     var button = document.querySelector('[data-testid="' + id + '"]');

@@ -33,6 +33,8 @@ def test_sign_up_vote_and_see_the_profile_pushed_live(page, live_asgi, celery_wo
     page.wait_for_url(f"{live_asgi}/vote/")
     panel = page.locator('[data-testid="profile-panel"]')
     assert panel.get_attribute("data-version") == "0"
+    assert page.locator('[data-testid="onboarding"]').is_visible()  # first visit: three example votes
+    page.click('[data-testid="onboarding-close"]')
 
     page.keyboard.press("1")  # keyboard: left is better
     page.wait_for_selector('[data-testid="profile-panel"][data-version="1"]', timeout=20_000)
@@ -59,6 +61,7 @@ def test_login_then_double_click_counts_once(page, live_asgi, celery_worker_live
     page.fill("#id_password", "another-long-pass-7")
     page.click('[data-testid="login-submit"]')
     page.wait_for_url(f"{live_asgi}/vote/")
+    page.click('[data-testid="onboarding-close"]')
     page.dblclick('[data-testid="vote-right"]')
     page.wait_for_selector('[data-testid="profile-panel"][data-version="1"]', timeout=20_000)
     assert Vote.objects.count() == 1

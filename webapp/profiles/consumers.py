@@ -10,7 +10,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.template.loader import render_to_string
 
-from webapp.profiles.selectors import profile_get
+from webapp.profiles.selectors import profile_detail, profile_get
 
 
 class ProfileUpdated(TypedDict):
@@ -34,6 +34,8 @@ class ProfileConsumer(AsyncWebsocketConsumer):
             await self.close(code=4401)
             return
         self.user_id: int = user.pk
+        # /me/ asks for every live part; /vote/ only for the panel
+        self.detail = b"detail=1" in self.scope.get("query_string", b"")
         self.group = user_group(self.user_id)
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.accept()
@@ -67,5 +69,9 @@ class ProfileConsumer(AsyncWebsocketConsumer):
 
     @database_sync_to_async
     def _render(self) -> str:
-        profile = profile_get(user_id=self.user_id, confident_votes=settings.PERSONALIZATION["confident_votes"])
-        return render_to_string("profiles/_panel.html", {"profile": profile, "oob": True})
+        confident = settings.PERSONALIZATION["confident_votes"]
+        if self.detail:
+            detail = profile_detail(user_id=self.user_id, confident_votes=confident)
+            return render_to_string("profiles/_live.html", {"profile": detail.view, "detail": detail})
+        profile = profile_get(user_id=self.user_id, confident_votes=confident)
+        return render_to_string("profiles/_live.html", {"profile": profile})

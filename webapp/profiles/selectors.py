@@ -67,3 +67,75 @@ def profiles_behind(limit: int = 500) -> list[int]:
     voters = {row["user_id"] for row in newest}
     behind += [uid for uid, vid in fitted.items() if vid and uid not in voters]
     return behind[:limit]
+
+
+@dataclass(frozen=True)
+class ShapingVote:
+    prompt: str
+    chosen: str
+    other: str
+    choice: str
+    contribution: float
+
+
+@dataclass(frozen=True)
+class ProfileDetail:
+    """Everything /me/ shows; each part is also pushed live after a refit."""
+
+    view: ProfileView
+    history: dict[str, object]
+    shaping: list[ShapingVote]
+    prototype_id: int | None
+    prototype_confidence: float | None
+    summary: str
+
+
+def profile_detail(*, user_id: int, confident_votes: int = 20) -> ProfileDetail:
+    view = profile_get(user_id=user_id, confident_votes=confident_votes)
+    profile = RewardProfile.objects.filter(user_id=user_id).first()
+    if profile is None:
+        return ProfileDetail(view=view, history={"versions": [], "series": {}}, shaping=[], prototype_id=None,
+                             prototype_confidence=None, summary="")
+    snapshots = list(profile.snapshots.order_by("version").values("version", "weights", "vote_count")[:500])
+    names = [axis.name for axis in view.axes]
+    history = {
+        "votes": [s["vote_count"] for s in snapshots],
+        "series": {name: [s["weights"][i] if i < len(s["weights"]) else None for s in snapshots]
+                   for i, name in enumerate(names)},
+    }
+    contributions = {int(vote_id): float(c) for vote_id, c in profile.influential_votes}
+    votes = Vote.objects.filter(pk__in=contributions, user_id=user_id).select_related(
+        "pair__prompt", "pair__left", "pair__right")
+    shaping = []
+    for vote in votes:
+        left, right = vote.pair.left.text, vote.pair.right.text
+        chosen, other = (right, left) if vote.choice == Vote.Choice.RIGHT else (left, right)
+        shaping.append(ShapingVote(prompt=vote.pair.prompt.text, chosen=chosen, other=other, choice=vote.choice,
+                                   contribution=contributions[vote.pk]))
+    shaping.sort(key=lambda s: -s.contribution)
+    return ProfileDetail(view=view, history=history, shaping=shaping, prototype_id=profile.prototype_id,
+                         prototype_confidence=profile.prototype_confidence, summary=profile.summary)
+
+
+def user_data_export(*, user_id: int) -> dict[str, object]:
+    """A user's own data as JSON: every vote with the texts they saw, and their profile."""
+    votes = Vote.objects.filter(user_id=user_id).select_related("pair__prompt", "pair__left", "pair__right")
+    profile = RewardProfile.objects.select_related("bank").filter(user_id=user_id).first()
+    return {
+        "votes": [
+            {
+                "id": v.pk, "idempotency_key": str(v.idempotency_key), "created_at": v.created_at.isoformat(),
+                "prompt": v.pair.prompt.text, "left": v.pair.left.text, "right": v.pair.right.text,
+                "choice": v.choice, "strength": v.strength, "rationale": v.rationale,
+                "time_to_vote_ms": v.time_to_vote_ms, "pair_source": v.pair.source,
+            }
+            for v in votes.order_by("id")
+        ],
+        "profile": None if profile is None else {
+            "version": profile.version, "vote_count": profile.vote_count,
+            "axes": list(profile.bank.names) if profile.bank else [], "weights": profile.weights,
+            "covariance": profile.covariance, "prototype_id": profile.prototype_id,
+            "prototype_confidence": profile.prototype_confidence, "summary": profile.summary,
+            "summary_edited": profile.summary_edited,
+        },
+    }

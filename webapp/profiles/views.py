@@ -1,14 +1,44 @@
 from __future__ import annotations
 
+import json
+
 from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_POST
 
-from webapp.profiles.selectors import profile_get
+from webapp.profiles.selectors import profile_detail, user_data_export
+from webapp.votes.selectors import quality_get
+from webapp.votes.services import user_data_delete
+from workers.enqueue import profile_refit_enqueue
 
 
 @login_required
 def me(request: HttpRequest) -> HttpResponse:
-    profile = profile_get(user_id=request.user.pk, confident_votes=settings.PERSONALIZATION["confident_votes"])
-    return render(request, "profiles/me.html", {"profile": profile})
+    detail = profile_detail(user_id=request.user.pk, confident_votes=settings.PERSONALIZATION["confident_votes"])
+    return render(request, "profiles/me.html", {"detail": detail, "profile": detail.view,
+                                                "quality": quality_get(user=request.user)})
+
+
+@login_required
+def data_download(request: HttpRequest) -> HttpResponse:
+    payload = {"user": request.user.get_username(), "exported_at": timezone.now().isoformat(),
+               **user_data_export(user_id=request.user.pk)}
+    response = HttpResponse(json.dumps(payload, indent=2), content_type="application/json")
+    response["Content-Disposition"] = f'attachment; filename="tailor-{request.user.get_username()}.json"'
+    return response
+
+
+@login_required
+@require_POST
+def data_delete(request: HttpRequest) -> HttpResponse:
+    if request.POST.get("confirm") != "delete":
+        messages.error(request, "Nothing deleted: tick the confirmation box first.")
+        return redirect("me")
+    deleted = user_data_delete(user=request.user)
+    profile_refit_enqueue(user_id=request.user.pk)  # pushes the emptied profile to open pages
+    messages.success(request, f"Deleted your {deleted} votes and your profile.")
+    return redirect("me")

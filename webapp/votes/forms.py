@@ -14,3 +14,11 @@ class VoteForm(forms.Form):
     )
     rationale = forms.CharField(max_length=280, required=False, strip=True)
     time_to_vote_ms = forms.IntegerField(min_value=0, max_value=86_400_000, required=False)
+
+
+class PairActionForm(forms.Form):
+    pair_id = forms.IntegerField(min_value=1)
+
+
+class UndoForm(forms.Form):
+    vote_id = forms.IntegerField(min_value=1)

@@ -22,9 +22,11 @@ from personalization.user_model import davidson_nll
 class FactorizationConfig:
     """Hyper-parameters of the factorization.
 
-    ranks: candidate latent ranks L; the one with the best held-out log-likelihood wins (a single value skips it).
+    ranks: candidate latent ranks L; the one with the best held-out log-likelihood wins.
     user_l2: precision of the Gaussian shrinkage of each user's offset δ_u.
-    basis_l2: L2 penalty on V (per vote, so it does not fade as data grows).
+    basis_l2: L2 penalty on V.
+    l2_scales: multipliers of both penalties tried together with each rank (validation picks one); with a single
+        rank and a single scale there is no validation fit.
     max_iter: L-BFGS iterations.
     val_share: share of each user's votes held out to choose the rank.
     tie_strength: Davidson ν for tie votes.
@@ -35,6 +37,7 @@ class FactorizationConfig:
     ranks: tuple[int, ...] = (1, 2, 4, 8)
     user_l2: float = 1.0
     basis_l2: float = 1.0
+    l2_scales: tuple[float, ...] = (1.0,)
     max_iter: int = 150
     val_share: float = 0.25
     tie_strength: float = 0.5
@@ -46,7 +49,8 @@ class LowRankFactorization:
     """Joint Bradley–Terry low-rank factorization (the estimator behind ``bank_refit``).
 
     Learned state: ``latent_`` (d, L), ``user_weights_`` (U, A + L), ``mean_weights_`` (A + L,), ``rank_``,
-    ``users_`` (the user keys in row order of ``user_weights_``), ``val_nll_`` {rank: held-out mean NLL}.
+    ``users_`` (the user keys in row order of ``user_weights_``), ``l2_scale_``, ``val_nll_`` {rank: best held-out
+    mean NLL over the penalty scales}, ``val_grid_`` {(rank, scale): held-out mean NLL}.
     """
 
     def __init__(self, config: FactorizationConfig | None = None) -> None:
@@ -71,18 +75,21 @@ class LowRankFactorization:
         y = torch.as_tensor(outcomes, dtype=torch.int64).to(device)  # (N,)
         c = torch.ones(len(y), device=device) if sample_weight is None else torch.as_tensor(
             sample_weight, dtype=torch.float32).to(device)  # (N,)
-        self.val_nll_: dict[int, float] = {}
-        if len(cfg.ranks) > 1:
+        self.val_grid_: dict[tuple[int, float], float] = {}
+        grid = [(rank, scale) for rank in cfg.ranks for scale in cfg.l2_scales]
+        if len(grid) > 1:
             gen = torch.Generator().manual_seed(cfg.seed)
             held = (torch.rand(len(y), generator=gen) < cfg.val_share).to(device)  # (N,)
-            for rank in cfg.ranks:
-                params = self._fit_rank(rank, uid, a[~held], e[~held], y[~held], c[~held], uid[~held])
+            for rank, scale in grid:
+                params = self._fit_rank(rank, scale, a[~held], e[~held], y[~held], c[~held], uid[~held])
                 nll = self._nll(params, uid[held], a[held], e[held], y[held])
-                self.val_nll_[rank] = float((nll * c[held]).sum() / c[held].sum().clamp(min=1e-9))
-            self.rank_ = min(self.val_nll_, key=lambda r: self.val_nll_[r])
+                self.val_grid_[(rank, scale)] = float((nll * c[held]).sum() / c[held].sum().clamp(min=1e-9))
+            self.rank_, self.l2_scale_ = min(self.val_grid_, key=self.val_grid_.__getitem__)
         else:
-            self.rank_ = cfg.ranks[0]
-        v, m, delta = self._fit_rank(self.rank_, uid, a, e, y, c, uid)
+            self.rank_, self.l2_scale_ = grid[0]
+        self.val_nll_ = {r: min(v for (rank, _), v in self.val_grid_.items() if rank == r)
+                         for r in cfg.ranks if self.val_grid_}
+        v, m, delta = self._fit_rank(self.rank_, self.l2_scale_, a, e, y, c, uid)
         scale = (e.new_tensor(1.0) if e.shape[0] < 2 else (e @ v).std(0).clamp(min=1e-6))  # (L,)
         self.latent_ = (v / scale).detach().cpu()  # (d, L): unit-variance latent features
         unscale = torch.cat([torch.ones(a.shape[1], device=device), scale.expand(v.shape[1])])  # (A + L,)
@@ -100,7 +107,7 @@ class LowRankFactorization:
         return davidson_nll(scores, y, self.config.tie_strength)
 
     def _fit_rank(
-        self, rank: int, uid_all: torch.Tensor, a: torch.Tensor, e: torch.Tensor, y: torch.Tensor,
+        self, rank: int, scale: float, a: torch.Tensor, e: torch.Tensor, y: torch.Tensor,
         c: torch.Tensor, uid: torch.Tensor,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         cfg = self.config
@@ -115,8 +122,8 @@ class LowRankFactorization:
         def closure() -> torch.Tensor:
             opt.zero_grad()
             nll = (self._nll((v, m, delta), uid, a, e, y) * c).sum() / total
-            penalty = (cfg.user_l2 * delta.pow(2).sum() + cfg.basis_l2 * v.pow(2).sum()) / total
-            loss = nll + penalty
+            penalty = scale * (cfg.user_l2 * delta.pow(2).sum() + cfg.basis_l2 * v.pow(2).sum()) / total
+            loss: torch.Tensor = nll + penalty
             loss.backward()  # type: ignore[no-untyped-call]
             return loss
 

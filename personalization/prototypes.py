@@ -5,6 +5,7 @@ prototype-level prior for cold-start users, and dual-granularity test-time scali
 
 from __future__ import annotations
 
+import math
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 
@@ -113,10 +114,8 @@ class PrototypeModel:
     def assign(self, user_weights: torch.Tensor) -> torch.Tensor:
         """(U, k) soft assignment of weight vectors to prototypes (posterior under the prototype Gaussians)."""
         x = torch.as_tensor(user_weights, dtype=torch.float64).reshape(-1, self.means_.shape[1])  # (U, K)
-        log_p = torch.stack([
-            torch.distributions.MultivariateNormal(self.means_[c], self.covariances_[c]).log_prob(x)
-            for c in range(self.k_)
-        ], 1) + self.mix_.log()  # (U, k)
+        log_p = torch.stack([_gaussian_log_pdf(x, self.means_[c], self.covariances_[c]) for c in range(self.k_)],
+                            1) + self.mix_.log()  # (U, k)
         return torch.softmax(log_p, 1)
 
     def posterior(
@@ -162,6 +161,15 @@ class PrototypeModel:
         model.member_labels_ = torch.tensor(state["member_labels"])
         model.criterion_scores_ = {int(k): float(v) for k, v in state["criterion_scores"].items()}  # type: ignore[attr-defined]
         return model
+
+
+def _gaussian_log_pdf(x: torch.Tensor, mean: torch.Tensor, cov: torch.Tensor) -> torch.Tensor:
+    """(U,) log N(x; mean, cov) for rows of x (U, K)."""
+    chol = torch.linalg.cholesky(cov)  # (K, K)
+    z = torch.linalg.solve_triangular(chol, (x - mean).T, upper=False)  # (K, U)
+    half_logdet = torch.log(torch.diagonal(chol)).sum()
+    log_pdf: torch.Tensor = -0.5 * (z**2).sum(0) - half_logdet - 0.5 * x.shape[1] * math.log(2 * math.pi)
+    return log_pdf
 
 
 @dataclass

@@ -26,6 +26,12 @@ def _write(report: dict[str, Any], json_out: str | None, plot_out: str | None) -
         accuracy_plot(report, plot_out)
 
 
+def _suite(args: argparse.Namespace) -> Any:
+    from personalization.bench.suite import SuiteConfig
+
+    return SuiteConfig(ranks=tuple(int(r) for r in args.ranks.split(",")), meta_steps=args.meta_steps, seed=args.seed)
+
+
 def _hh(args: argparse.Namespace) -> dict[str, Any]:
     from personalization.bench.hh import HHConfig, hh_run
     from personalization.bench.hh_data import encoder_factory_for, pairs_featurize, rows_read, rows_split
@@ -39,7 +45,7 @@ def _hh(args: argparse.Namespace) -> dict[str, Any]:
     name, factory = encoder_factory_for(args.encoder, device=args.device)
     train = pairs_featurize(train_rows, name, factory, args.cache_dir)
     test = pairs_featurize(test_rows, name, factory, args.cache_dir)
-    cfg = HHConfig(n_users=args.users, seed=args.seed)
+    cfg = HHConfig(n_users=args.users, seed=args.seed, suite=_suite(args))
     report = hh_run(train, test, cfg)
     report["encoder"] = args.encoder
     report["n_train"], report["n_test"] = len(train), len(test)
@@ -49,7 +55,7 @@ def _hh(args: argparse.Namespace) -> dict[str, Any]:
 def _simulated(args: argparse.Namespace) -> dict[str, Any]:
     from personalization.bench.simulated import SimulatedConfig, simulated_run
 
-    cfg = SimulatedConfig(n_test_users=args.users, seed=args.seed)
+    cfg = SimulatedConfig(n_test_users=args.users, seed=args.seed, suite=_suite(args))
     return simulated_run(args.pool, cfg)
 
 
@@ -71,6 +77,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--encoder", default="minilm", help="minilm, smollm2-mean or smollm2-last")
     parser.add_argument("--pool", default="webapp/catalog/demo/pool.jsonl.gz")
     parser.add_argument("--users", type=int, default=200, help="simulated unseen test users")
+    parser.add_argument("--ranks", default="1,2,4,8", help="candidate latent ranks, chosen by validation")
+    parser.add_argument("--meta-steps", type=int, default=300, help="outer steps of the meta-learned prior")
     parser.add_argument("--cache-dir", default="var/cache/embeddings")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (the host is shared)")

@@ -95,11 +95,14 @@ def hh_run(train: PairSet, test: PairSet, cfg: HHConfig, log: Callable[[str], No
     rng = random.Random(cfg.seed + 1)
     gen = torch.Generator().manual_seed(cfg.seed)
     scores: dict[str, dict[int, list[float]]] = {m: {n: [] for n in cfg.shots} for m in METHODS}
+    for t, objective in enumerate(OBJECTIVES):
+        if int((test.objective == t).sum()) <= max(cfg.shots):
+            raise ValueError(f"--test needs more than {max(cfg.shots)} pairs of type {objective!r}")
     for u in tqdm(range(cfg.n_users), desc="hh users", unit="user"):
         t = u % len(OBJECTIVES)
         idx = (test.objective == t).nonzero().flatten().tolist()
         rng.shuffle(idx)
-        support_all, query = idx[: max(cfg.shots)], torch.tensor(idx[max(cfg.shots) :])
+        support_all, query = idx[: max(cfg.shots)], torch.tensor(idx[max(cfg.shots) :], dtype=torch.long)
         q_out = test.outcome[query]
         population_acc = _accuracy(torch.sigmoid(population.score(raw_test[query])), q_out)
         oracle_acc = _accuracy(torch.sigmoid(oracles[t].score(raw_test[query])), q_out)

@@ -43,16 +43,18 @@ class PairSet:
 
 
 def rows_read(path: str | Path) -> list[dict[str, object]]:
-    opener = gzip.open if str(path).endswith(".gz") else open
-    with opener(path, "rt", encoding="utf-8") as handle:  # type: ignore[operator]
-        return [json.loads(line) for line in handle if line.strip()]
+    if str(path).endswith(".gz"):
+        with gzip.open(path, "rt", encoding="utf-8") as handle:
+            return [json.loads(line) for line in handle if line.strip()]
+    with open(path, encoding="utf-8") as plain:
+        return [json.loads(line) for line in plain if line.strip()]
 
 
 def rows_split(rows: list[dict[str, object]], seed: int, train_share: float = 0.7) -> tuple[list[dict[str, object]], list[dict[str, object]]]:
     """Deterministic split by pair (each row is one pair): ``train_share`` of rows to train, the rest to test."""
     order = list(range(len(rows)))
     random.Random(seed).shuffle(order)
-    cut = int(round(train_share * len(rows)))
+    cut = round(train_share * len(rows))
     return [rows[i] for i in order[:cut]], [rows[i] for i in order[cut:]]
 
 

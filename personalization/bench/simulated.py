@@ -84,7 +84,7 @@ def pool_read(path: str | Path) -> Pool:
 
 def _pairs(prompt_of: torch.Tensor, prompts: torch.Tensor, n: int, gen: torch.Generator) -> torch.Tensor:
     """(n, 2) random pairs of distinct responses to the same prompt, prompts drawn from ``prompts``."""
-    out = []
+    out: list[tuple[int, int]] = []
     while len(out) < n:
         p = prompts[int(torch.randint(len(prompts), (1,), generator=gen))]
         members = (prompt_of == p).nonzero().flatten()

@@ -27,8 +27,9 @@ class SuiteConfig:
     """Training settings shared by the protocols."""
 
     ranks: tuple[int, ...] = (1, 2, 4, 8)
-    user_l2: float = 0.1
-    basis_l2: float = 0.1
+    user_l2: float = 1.0
+    basis_l2: float = 1.0
+    l2_scales: tuple[float, ...] = (0.1, 0.3, 1.0, 3.0)
     meta_steps: int = 300
     robust_temperature: float | None = 1.0
     k_range: tuple[int, ...] = (1, 2, 3, 4, 5, 6)
@@ -85,7 +86,7 @@ def suite_fit(
         bank=bank, users=users, axes_first=axes_first, axes_second=axes_second, emb_first=emb_first,
         emb_second=emb_second, outcomes=outcomes,
         config=FactorizationConfig(ranks=config.ranks, user_l2=config.user_l2, basis_l2=config.basis_l2,
-                                   seed=config.seed),
+                                   l2_scales=config.l2_scales, seed=config.seed),
     )
     weights = torch.stack(list(weights_by_user.values())).double()  # (U, K)
     diffs = (bank.features(axes_first, emb_first) - bank.features(axes_second, emb_second)).double()

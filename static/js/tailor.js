@@ -61,9 +61,13 @@
     document.body.addEventListener("htmx:load", function (e) { prepare(e.target); });
     document.body.addEventListener("htmx:configRequest", function (e) {
       var form = e.target.closest && e.target.closest("form.vote-form");
-      if (form && form.dataset.shownAt) {
-        e.detail.parameters.time_to_vote_ms = String(Math.round(performance.now() - Number(form.dataset.shownAt)));
-      }
+      if (!form) return;
+      // A fast voter can submit before htmx:load has prepared the new form: make the key here too.
+      var key = form.querySelector("[data-idempotency]");
+      if (key && !key.value) key.value = uuid4();
+      if (key) e.detail.parameters.idempotency_key = key.value;
+      if (!form.dataset.shownAt) form.dataset.shownAt = String(performance.now());
+      e.detail.parameters.time_to_vote_ms = String(Math.round(performance.now() - Number(form.dataset.shownAt)));
     });
     document.body.addEventListener("click", function (e) {
       var more = e.target.closest && e.target.closest(".show-more");

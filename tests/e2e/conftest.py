@@ -9,7 +9,7 @@ import pytest
 CHROMIUM = os.environ.get("TAILOR_CHROMIUM", "/usr/bin/chromium")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser() -> Iterator[object]:
     """Debian's Chromium driven by Playwright (never `playwright install`, which downloads a browser)."""
     if not shutil.which(CHROMIUM):

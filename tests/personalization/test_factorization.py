@@ -4,7 +4,7 @@ import torch
 
 from personalization.bank import BaseRewardBank
 from personalization.factorization import FactorizationConfig, LowRankFactorization, bank_refit
-from tests.personalization.conftest import two_type_votes
+from tests.personalization.synthetic import two_type_votes
 
 
 def _bank(axes: torch.Tensor) -> BaseRewardBank:

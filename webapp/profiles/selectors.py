@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from django.db.models import Max
 
 from webapp.profiles.models import BaseRewardBank, RewardProfile
 from webapp.votes.models import Vote
+
+if TYPE_CHECKING:
+    from webapp.votes.selectors import Quality
 
 
 @dataclass(frozen=True)
@@ -88,14 +92,18 @@ class ProfileDetail:
     prototype_id: int | None
     prototype_confidence: float | None
     summary: str
+    quality: Quality | None = None
 
 
 def profile_detail(*, user_id: int, confident_votes: int = 20) -> ProfileDetail:
+    from webapp.votes.selectors import quality_get
+
     view = profile_get(user_id=user_id, confident_votes=confident_votes)
+    quality = quality_get(user_id=user_id)
     profile = RewardProfile.objects.filter(user_id=user_id).first()
     if profile is None:
-        return ProfileDetail(view=view, history={"versions": [], "series": {}}, shaping=[], prototype_id=None,
-                             prototype_confidence=None, summary="")
+        return ProfileDetail(view=view, history={"votes": [], "series": {}}, shaping=[], prototype_id=None,
+                             prototype_confidence=None, summary="", quality=quality)
     snapshots = list(profile.snapshots.order_by("version").values("version", "weights", "vote_count")[:500])
     names = [axis.name for axis in view.axes]
     history = {
@@ -114,7 +122,8 @@ def profile_detail(*, user_id: int, confident_votes: int = 20) -> ProfileDetail:
                                    contribution=contributions[vote.pk]))
     shaping.sort(key=lambda s: -s.contribution)
     return ProfileDetail(view=view, history=history, shaping=shaping, prototype_id=profile.prototype_id,
-                         prototype_confidence=profile.prototype_confidence, summary=profile.summary)
+                         prototype_confidence=profile.prototype_confidence, summary=profile.summary,
+                         quality=quality)
 
 
 def user_data_export(*, user_id: int) -> dict[str, object]:

@@ -11,7 +11,6 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from webapp.profiles.selectors import profile_detail, user_data_export
-from webapp.votes.selectors import quality_get
 from webapp.votes.services import user_data_delete
 from workers.enqueue import profile_refit_enqueue
 
@@ -19,8 +18,7 @@ from workers.enqueue import profile_refit_enqueue
 @login_required
 def me(request: HttpRequest) -> HttpResponse:
     detail = profile_detail(user_id=request.user.pk, confident_votes=settings.PERSONALIZATION["confident_votes"])
-    return render(request, "profiles/me.html", {"detail": detail, "profile": detail.view,
-                                                "quality": quality_get(user=request.user)})
+    return render(request, "profiles/me.html", {"detail": detail, "profile": detail.view})
 
 
 @login_required

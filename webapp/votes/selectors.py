@@ -163,9 +163,9 @@ def _chosen(vote: Vote) -> int | None:
     return {"left": vote.pair.left_id, "right": vote.pair.right_id}.get(vote.choice)
 
 
-def quality_get(*, user: AbstractBaseUser) -> Quality:
+def quality_get(*, user_id: int) -> Quality:
     """Gold-pair accuracy, repeat-pair consistency, position bias and time to vote for one user."""
-    votes = list(Vote.objects.filter(user=user).select_related("pair", "pair__repeat_of__vote", "pair__repeat_of"))
+    votes = list(Vote.objects.filter(user_id=user_id).select_related("pair", "pair__repeat_of__vote", "pair__repeat_of"))
     gold = [v for v in votes if v.pair.source == Pair.Source.GOLD]
     gold_right = sum(1 for v in gold if _chosen(v) == v.pair.expected_id)
     repeats = [v for v in votes if v.pair.repeat_of_id and hasattr(v.pair.repeat_of, "vote")]

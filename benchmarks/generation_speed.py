@@ -1,0 +1,200 @@
+"""Generation speed: the backend's decoding loop vs raw ``model.generate``, PAD guidance cost, time to first token.
+
+Same model, same prompt, same process; greedy decoding so every variant produces the same tokens (checked).
+Variants run interleaved and each figure is the median of ``--repeats`` runs, because the machine is shared.
+Optional rows: static KV cache, dynamic int8 quantisation (CPU), ``torch.compile`` (``--compile``), llama.cpp
+(skipped unless ``llama_cpp`` is importable). Prints a table and writes JSON under benchmarks/results/.
+
+    .venv/bin/python benchmarks/generation_speed.py --tokens 48 --repeats 3 --threads 1
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import platform
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results"
+sys.path.insert(0, str(ROOT))
+
+from personalization.generation import Generator, GeneratorConfig, SamplingConfig  # noqa: E402
+from personalization.guidance import GuidanceConfig, GuidedDecoder  # noqa: E402
+from personalization.summaries import summary_messages  # noqa: E402
+
+MESSAGES = [{"role": "user", "content": "Write a long, detailed story about a dragon who learns to bake bread."}]
+SUMMARY = "You prefer short, to-the-point answers rather than long, thorough answers. You prefer a playful touch."
+
+
+def _timed(run: Callable[[], int]) -> tuple[float, int]:
+    start = time.perf_counter()
+    tokens = run()
+    return time.perf_counter() - start, tokens
+
+
+def _raw_generate(gen: Generator, tokens: int) -> Callable[[], list[int]]:
+    ids = torch.tensor([gen.prompt_ids(MESSAGES)], device=gen.device)
+
+    @torch.inference_mode()
+    def run() -> list[int]:
+        out = gen.model.generate(
+            input_ids=ids, attention_mask=torch.ones_like(ids), max_new_tokens=tokens, do_sample=False,
+            temperature=None, top_p=None, top_k=None, pad_token_id=gen.tokenizer.pad_token_id,
+        )
+        return list(out[0, ids.shape[1] :].tolist())
+
+    return run
+
+
+def _backend(gen: Generator, tokens: int) -> Callable[[], list[int]]:
+    sampling = SamplingConfig(max_new_tokens=tokens, temperature=0.0)
+    prompt = gen.prompt_ids(MESSAGES)
+    return lambda: [int(t[0]) for t in gen.sample_ids(prompt, 1, sampling)]
+
+
+def _guided(gen: Generator, tokens: int, batch_passes: bool) -> Callable[[], list[int]]:
+    sampling = SamplingConfig(max_new_tokens=tokens, temperature=0.0)
+    decoder = GuidedDecoder(gen, GuidanceConfig(beta=1.5, top_k=20, batch_passes=batch_passes))
+    return lambda: [int(t[0]) for t in decoder.sample_ids(MESSAGES, SUMMARY, sampling)]
+
+
+def _first_token_seconds(stream: Callable[[], Any]) -> float:
+    start = time.perf_counter()
+    iterator = iter(stream())
+    next(iterator)
+    seconds = time.perf_counter() - start
+    iterator.close()
+    return seconds
+
+
+def _measure(variants: dict[str, Callable[[], list[int]]], repeats: int) -> dict[str, dict[str, Any]]:
+    """Run the variants interleaved ``repeats`` times; median seconds per token for each."""
+    per_token: dict[str, list[float]] = {name: [] for name in variants}
+    outputs: dict[str, list[int]] = {}
+    for name, run in variants.items():  # warm-up (allocator, first-call overheads), not timed
+        outputs[name] = run()
+    for _ in range(repeats):
+        for name, run in variants.items():
+            start = time.perf_counter()
+            out = run()
+            per_token[name].append((time.perf_counter() - start) / max(1, len(out)))
+    return {
+        name: {"ms_per_token": 1000 * statistics.median(v), "tok_per_s": 1 / statistics.median(v),
+               "tokens": len(outputs[name]), "ids": outputs[name]}
+        for name, v in per_token.items()
+    }
+
+
+def _llama_cpp_row(tokens: int) -> dict[str, Any]:
+    if importlib.util.find_spec("llama_cpp") is None:
+        return {"skipped": "llama-cpp-python is not installed (it compiles for ~9 min); comparison skipped"}
+    from llama_cpp import Llama
+
+    from personalization.generation import _SMOLLM2_GGUF, packaged_smollm2_dir
+
+    llm = Llama(model_path=str(packaged_smollm2_dir() / _SMOLLM2_GGUF), n_ctx=512, n_threads=torch.get_num_threads(),
+                verbose=False)
+    llm.create_chat_completion(messages=MESSAGES, max_tokens=4, temperature=0.0)
+    start = time.perf_counter()
+    out = llm.create_chat_completion(messages=MESSAGES, max_tokens=tokens, temperature=0.0)
+    seconds = time.perf_counter() - start
+    produced = int(out["usage"]["completion_tokens"])
+    return {"tok_per_s": produced / seconds, "tokens": produced, "note": "Q4_1 GGUF, includes prompt eval"}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tokens", type=int, default=48)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=1,
+                        help="torch intra-op threads; 1 is fastest on a busy 2-core host (2 threads spin-wait)")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--int8", action="store_true", help="also time dynamic int8 quantisation (CPU)")
+    parser.add_argument("--static", action="store_true", help="also time the static KV cache")
+    parser.add_argument("--compile", action="store_true", help="also time torch.compile (slow to compile)")
+    parser.add_argument("--json", type=Path, default=RESULTS / "generation_speed.json")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+
+    gen = Generator(GeneratorConfig(device=args.device))
+    tokens = args.tokens
+    variants: dict[str, Callable[[], list[int]]] = {
+        "raw model.generate": _raw_generate(gen, tokens),
+        "backend (sample_ids)": _backend(gen, tokens),
+        "guided PAD, one batched forward": _guided(gen, tokens, batch_passes=True),
+        "guided PAD, two forwards": _guided(gen, tokens, batch_passes=False),
+    }
+    if args.static:
+        static = Generator.from_model(gen.model, gen.tokenizer, GeneratorConfig(device=args.device, kv_cache="static"))
+        variants["backend, static KV cache"] = _backend(static, tokens)
+    if args.int8:
+        int8 = Generator.from_model(gen.model, gen.tokenizer, GeneratorConfig(device=args.device, quantize="int8"))
+        variants["backend, int8 dynamic quantisation"] = _backend(int8, tokens)
+    if args.compile:
+        compiled = Generator.from_model(gen.model, gen.tokenizer, GeneratorConfig(device=args.device))
+        compiled.model.forward = torch.compile(compiled.model.forward, dynamic=True)
+        variants["backend, torch.compile"] = _backend(compiled, tokens)
+    rows = _measure(variants, args.repeats)
+
+    plain = rows["backend (sample_ids)"]
+    ref_ids = rows["raw model.generate"]["ids"]
+    sampling = SamplingConfig(max_new_tokens=tokens, temperature=0.0)
+    decoder = GuidedDecoder(gen, GuidanceConfig(beta=1.5, top_k=20))
+    ttft = {
+        "stream": statistics.median(_first_token_seconds(lambda: gen.stream(MESSAGES, sampling)) for _ in range(3)),
+        "guided stream": statistics.median(
+            _first_token_seconds(lambda: decoder.stream(MESSAGES, SUMMARY, sampling)) for _ in range(3)
+        ),
+    }
+    conditioned_prompt = len(gen.prompt_ids(summary_messages(MESSAGES, SUMMARY)))
+    result: dict[str, Any] = {
+        "model": gen.config.model_path, "device": str(gen.device), "threads": args.threads,
+        "torch": torch.__version__, "python": platform.python_version(), "new_tokens": tokens,
+        "prompt_tokens": len(gen.prompt_ids(MESSAGES)), "conditioned_prompt_tokens": conditioned_prompt,
+        "repeats": args.repeats,
+        "rows": {name: {k: v for k, v in row.items() if k != "ids"} for name, row in rows.items()},
+        "backend_vs_raw_speed": plain["tok_per_s"] / rows["raw model.generate"]["tok_per_s"],
+        "backend_tokens_equal_raw": plain["ids"] == ref_ids,
+        "guided_cost_per_token": {
+            "one batched forward": rows["guided PAD, one batched forward"]["ms_per_token"] / plain["ms_per_token"],
+            "two forwards": rows["guided PAD, two forwards"]["ms_per_token"] / plain["ms_per_token"],
+        },
+        "time_to_first_token_s": ttft,
+        "llama_cpp": _llama_cpp_row(tokens),
+    }
+    for name, row in rows.items():
+        if name.startswith("backend, "):
+            same = 0
+            for a, b in zip(row["ids"], ref_ids, strict=False):
+                if a != b:
+                    break
+                same += 1
+            result["rows"][name]["tokens_equal_to_float_greedy_before_divergence"] = same
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(result, indent=2) + "\n")
+
+    print(f"{'variant':38} {'tok/s':>8} {'ms/token':>9} {'tokens':>7}")
+    for name, row in result["rows"].items():
+        print(f"{name:38} {row['tok_per_s']:8.1f} {row['ms_per_token']:9.1f} {row['tokens']:7d}")
+    print(f"backend / raw model.generate speed: {result['backend_vs_raw_speed']:.3f}x (target >= 0.95), "
+          f"same tokens: {result['backend_tokens_equal_raw']}")
+    for name, ratio in result["guided_cost_per_token"].items():
+        print(f"guided cost per token, {name}: {ratio:.2f}x plain (target <= 2.2)")
+    print(f"time to first token: stream {ttft['stream'] * 1000:.0f} ms, guided {ttft['guided stream'] * 1000:.0f} ms")
+    llama = result["llama_cpp"]
+    speed = llama.get("skipped") or "{:.1f} tok/s".format(llama["tok_per_s"])
+    print(f"llama.cpp: {speed}")
+    print(f"wrote {args.json}")
+
+
+if __name__ == "__main__":
+    main()

@@ -29,7 +29,7 @@ class SuiteConfig:
     ranks: tuple[int, ...] = (1, 2, 4, 8)
     user_l2: float = 1.0
     basis_l2: float = 1.0
-    l2_scales: tuple[float, ...] = (0.1, 0.3, 1.0, 3.0)
+    l2_scales: tuple[float, ...] = (0.1, 1.0, 10.0)
     meta_steps: int = 300
     robust_temperature: float | None = 1.0
     k_range: tuple[int, ...] = (1, 2, 3, 4, 5, 6)

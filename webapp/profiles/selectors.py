@@ -93,6 +93,8 @@ class ProfileDetail:
     prototype_confidence: float | None
     summary: str
     quality: Quality | None = None
+    prototype_name: str = ""
+    prototype_summary: str = ""
 
 
 def profile_detail(*, user_id: int, confident_votes: int = 20) -> ProfileDetail:
@@ -121,9 +123,13 @@ def profile_detail(*, user_id: int, confident_votes: int = 20) -> ProfileDetail:
         shaping.append(ShapingVote(prompt=vote.pair.prompt.text, chosen=chosen, other=other, choice=vote.choice,
                                    contribution=contributions[vote.pk]))
     shaping.sort(key=lambda s: -s.contribution)
+    from webapp.prototypes.models import Prototype
+
+    prototype = Prototype.objects.filter(key=profile.prototype_id).first() if profile.prototype_id is not None else None
     return ProfileDetail(view=view, history=history, shaping=shaping, prototype_id=profile.prototype_id,
                          prototype_confidence=profile.prototype_confidence, summary=profile.summary,
-                         quality=quality)
+                         quality=quality, prototype_name=str(prototype) if prototype else "",
+                         prototype_summary=prototype.summary if prototype else "")
 
 
 def user_data_export(*, user_id: int) -> dict[str, object]:

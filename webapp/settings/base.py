@@ -40,6 +40,7 @@ INSTALLED_APPS = [
     "webapp.catalog",
     "webapp.votes",
     "webapp.profiles",
+    "webapp.prototypes",
     "workers",
 ]
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
+import os
 import platform
 import statistics
 import sys
@@ -33,12 +34,6 @@ from personalization.summaries import summary_messages  # noqa: E402
 
 MESSAGES = [{"role": "user", "content": "Write a long, detailed story about a dragon who learns to bake bread."}]
 SUMMARY = "You prefer short, to-the-point answers rather than long, thorough answers. You prefer a playful touch."
-
-
-def _timed(run: Callable[[], int]) -> tuple[float, int]:
-    start = time.perf_counter()
-    tokens = run()
-    return time.perf_counter() - start, tokens
 
 
 def _raw_generate(gen: Generator, tokens: int) -> Callable[[], list[int]]:
@@ -80,8 +75,11 @@ def _measure(variants: dict[str, Callable[[], list[int]]], repeats: int) -> dict
     """Run the variants interleaved ``repeats`` times; median seconds per token for each."""
     per_token: dict[str, list[float]] = {name: [] for name in variants}
     outputs: dict[str, list[int]] = {}
-    for name, run in variants.items():  # warm-up (allocator, first-call overheads), not timed
+    warm_up: dict[str, float] = {}
+    for name, run in variants.items():  # warm-up (allocator, first-call overheads, compilation)
+        start = time.perf_counter()
         outputs[name] = run()
+        warm_up[name] = time.perf_counter() - start
     for _ in range(repeats):
         for name, run in variants.items():
             start = time.perf_counter()
@@ -89,7 +87,8 @@ def _measure(variants: dict[str, Callable[[], list[int]]], repeats: int) -> dict
             per_token[name].append((time.perf_counter() - start) / max(1, len(out)))
     return {
         name: {"ms_per_token": 1000 * statistics.median(v), "tok_per_s": 1 / statistics.median(v),
-               "tokens": len(outputs[name]), "ids": outputs[name]}
+               "best_ms_per_token": 1000 * min(v), "tokens": len(outputs[name]), "warm_up_s": warm_up[name],
+               "ids": outputs[name]}
         for name, v in per_token.items()
     }
 
@@ -124,6 +123,7 @@ def main() -> None:
     parser.add_argument("--json", type=Path, default=RESULTS / "generation_speed.json")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    load_start = os.getloadavg()[0]
 
     gen = Generator(GeneratorConfig(device=args.device))
     tokens = args.tokens
@@ -140,9 +140,14 @@ def main() -> None:
         int8 = Generator.from_model(gen.model, gen.tokenizer, GeneratorConfig(device=args.device, quantize="int8"))
         variants["backend, int8 dynamic quantisation"] = _backend(int8, tokens)
     if args.compile:
-        compiled = Generator.from_model(gen.model, gen.tokenizer, GeneratorConfig(device=args.device))
-        compiled.model.forward = torch.compile(compiled.model.forward, dynamic=True)
-        variants["backend, torch.compile"] = _backend(compiled, tokens)
+        # Best case for compile: static cache and one prompt, so the graph compiled in the warm-up is reused.
+        # A worker would recompile for every new prompt length / batch size unless cache lengths are bucketed.
+        import copy
+
+        twin = copy.deepcopy(gen.model)
+        twin.forward = torch.compile(twin.forward, dynamic=False)
+        compiled = Generator.from_model(twin, gen.tokenizer, GeneratorConfig(device=args.device, kv_cache="static"))
+        variants["backend, static cache + torch.compile"] = _backend(compiled, tokens)
     rows = _measure(variants, args.repeats)
 
     plain = rows["backend (sample_ids)"]
@@ -162,11 +167,21 @@ def main() -> None:
         "prompt_tokens": len(gen.prompt_ids(MESSAGES)), "conditioned_prompt_tokens": conditioned_prompt,
         "repeats": args.repeats,
         "rows": {name: {k: v for k, v in row.items() if k != "ids"} for name, row in rows.items()},
+        "load_average_1m_at_start": load_start, "load_average_1m_at_end": os.getloadavg()[0],
         "backend_vs_raw_speed": plain["tok_per_s"] / rows["raw model.generate"]["tok_per_s"],
+        "backend_vs_raw_speed_best_of_repeats": (
+            rows["raw model.generate"]["best_ms_per_token"] / plain["best_ms_per_token"]
+        ),
         "backend_tokens_equal_raw": plain["ids"] == ref_ids,
         "guided_cost_per_token": {
             "one batched forward": rows["guided PAD, one batched forward"]["ms_per_token"] / plain["ms_per_token"],
             "two forwards": rows["guided PAD, two forwards"]["ms_per_token"] / plain["ms_per_token"],
+        },
+        "guided_cost_per_token_best_of_repeats": {
+            "one batched forward": (
+                rows["guided PAD, one batched forward"]["best_ms_per_token"] / plain["best_ms_per_token"]
+            ),
+            "two forwards": rows["guided PAD, two forwards"]["best_ms_per_token"] / plain["best_ms_per_token"],
         },
         "time_to_first_token_s": ttft,
         "llama_cpp": _llama_cpp_row(tokens),
@@ -182,13 +197,17 @@ def main() -> None:
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(result, indent=2) + "\n")
 
-    print(f"{'variant':38} {'tok/s':>8} {'ms/token':>9} {'tokens':>7}")
+    print(f"{'variant':38} {'tok/s':>7} {'ms/tok':>7} {'best':>7} {'tokens':>6} {'warm-up s':>9}")
     for name, row in result["rows"].items():
-        print(f"{name:38} {row['tok_per_s']:8.1f} {row['ms_per_token']:9.1f} {row['tokens']:7d}")
-    print(f"backend / raw model.generate speed: {result['backend_vs_raw_speed']:.3f}x (target >= 0.95), "
+        print(f"{name:38} {row['tok_per_s']:7.1f} {row['ms_per_token']:7.1f} {row['best_ms_per_token']:7.1f} "
+              f"{row['tokens']:6d} {row['warm_up_s']:9.1f}")
+    print(f"backend / raw model.generate speed: {result['backend_vs_raw_speed']:.3f}x median, "
+          f"{result['backend_vs_raw_speed_best_of_repeats']:.3f}x best-of-repeats (target >= 0.95), "
           f"same tokens: {result['backend_tokens_equal_raw']}")
+    print(f"host load average (1 min): {load_start:.1f} at start, {result['load_average_1m_at_end']:.1f} at end")
     for name, ratio in result["guided_cost_per_token"].items():
-        print(f"guided cost per token, {name}: {ratio:.2f}x plain (target <= 2.2)")
+        best = result["guided_cost_per_token_best_of_repeats"][name]
+        print(f"guided cost per token, {name}: {ratio:.2f}x plain median, {best:.2f}x best (target <= 2.2)")
     print(f"time to first token: stream {ttft['stream'] * 1000:.0f} ms, guided {ttft['guided stream'] * 1000:.0f} ms")
     llama = result["llama_cpp"]
     speed = llama.get("skipped") or "{:.1f} tok/s".format(llama["tok_per_s"])

@@ -76,6 +76,10 @@ class GuidanceConfig:
     chunk_candidates: int = 4
     batch_passes: bool = True
 
+    def __post_init__(self) -> None:
+        if self.top_k < 1 or self.chunk_tokens < 0 or self.chunk_candidates < 1:
+            raise ValueError("GuidanceConfig needs top_k >= 1, chunk_tokens >= 0 and chunk_candidates >= 1")
+
 
 def guided_logits(base: torch.Tensor, personal: torch.Tensor, beta: float, top_k: int) -> torch.Tensor:
     """PAD scores: base log-probs plus ``beta · [log π(a | x, s) − log π(a | x)]`` on the base top-k tokens.

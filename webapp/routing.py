@@ -2,8 +2,10 @@ from __future__ import annotations
 
 from django.urls import path
 
+from webapp.generation.consumers import JobConsumer
 from webapp.profiles.consumers import ProfileConsumer
 
 websocket_urlpatterns = [
     path("ws/profile/", ProfileConsumer.as_asgi()),
+    path("ws/jobs/<uuid:job_id>/", JobConsumer.as_asgi()),
 ]

@@ -5,6 +5,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 
 from webapp.accounts import views as account_views
+from webapp.generation import views as generation_views
 from webapp.profiles import views as profile_views
 from webapp.votes import views as vote_views
 
@@ -21,6 +22,9 @@ urlpatterns = [
     path("vote/", vote_views.vote, name="vote"),
     path("vote/skip/", vote_views.skip, name="vote-skip"),
     path("vote/undo/", vote_views.undo, name="vote-undo"),
+    path("compare/", generation_views.compare_index, name="compare-index"),
+    path("compare/custom/", generation_views.compare_custom, name="compare-custom"),
+    path("compare/<int:prompt_id>/", generation_views.compare, name="compare"),
     path("me/", profile_views.me, name="me"),
     path("me/data.json", profile_views.data_download, name="me-data"),
     path("me/delete/", profile_views.data_delete, name="me-delete"),

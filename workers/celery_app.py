@@ -19,6 +19,7 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 app.conf.task_queues = (Queue("default"), Queue("gpu"))
 app.conf.task_routes = {
     "tailor.features_compute": {"queue": "gpu"},
+    "tailor.compare_run": {"queue": "gpu"},
 }
 app.autodiscover_tasks(["workers"], related_name="tasks", force=True)
 
@@ -26,7 +27,13 @@ app.autodiscover_tasks(["workers"], related_name="tasks", force=True)
 @worker_process_init.connect
 def _warm_up(**_: object) -> None:
     """Import torch and the ML library when a worker process starts, not inside the first user's refit."""
+    import torch
+
     import workers.refit  # noqa: F401
+    from workers.config import worker_config
+
+    if worker_config().torch_threads:
+        torch.set_num_threads(worker_config().torch_threads)
 
 
 @app.on_after_finalize.connect

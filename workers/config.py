@@ -13,7 +13,9 @@ from django.core.exceptions import ImproperlyConfigured
 class WorkerConfig:
     """device: ``auto`` picks CUDA when present. encoder / generator: ``packaged:...`` or a HF path or id.
     prior_precision: Gaussian prior precision on user weights. tie_strength: Davidson ν.
-    confident_votes: votes after which a profile is called confident."""
+    confident_votes: votes after which a profile is called confident.
+    torch_threads: intra-op threads per worker process (0: torch's default, one per core); 1 is much faster
+    when several model-loading processes share few cores."""
 
     device: str = "auto"
     encoder: str = "packaged:all-MiniLM-L6-v2"
@@ -22,6 +24,7 @@ class WorkerConfig:
     prior_precision: float = 1.0
     tie_strength: float = 0.5
     confident_votes: int = 20
+    torch_threads: int = 0
 
 
 @lru_cache(maxsize=1)
@@ -32,6 +35,6 @@ def worker_config() -> WorkerConfig:
     if unknown:
         raise ImproperlyConfigured(f"unknown PERSONALIZATION keys: {sorted(unknown)}")
     config = WorkerConfig(**raw)
-    if config.prior_precision <= 0 or config.tie_strength < 0 or config.confident_votes < 1:
+    if config.prior_precision <= 0 or config.tie_strength < 0 or config.confident_votes < 1 or config.torch_threads < 0:
         raise ImproperlyConfigured("PERSONALIZATION: prior_precision > 0, tie_strength >= 0, confident_votes >= 1")
     return config

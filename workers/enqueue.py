@@ -13,6 +13,7 @@ from workers.celery_app import app
 PROFILE_REFIT = "tailor.profile_refit"
 FEATURES_COMPUTE = "tailor.features_compute"
 PROFILES_RECONCILE = "tailor.profiles_reconcile"
+COMPARE_RUN = "tailor.compare_run"
 
 
 def profile_refit_enqueue(*, user_id: int) -> None:
@@ -24,3 +25,8 @@ def features_compute_enqueue(*, response_ids: list[int]) -> None:
     """Compute axis scores and embeddings of these responses (a ``gpu`` job) after commit."""
     ids = list(response_ids)
     transaction.on_commit(lambda: app.send_task(FEATURES_COMPUTE, kwargs={"response_ids": ids}, queue="gpu"))
+
+
+def compare_run_enqueue(*, job_id: str) -> None:
+    """Generate the default and the personalized answer of a job (loads the LM: ``gpu`` queue)."""
+    transaction.on_commit(lambda: app.send_task(COMPARE_RUN, kwargs={"job_id": job_id}, queue="gpu"))

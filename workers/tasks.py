@@ -52,3 +52,11 @@ def profiles_reconcile() -> int:
     if behind:
         log.info("reconciler re-enqueued %d profile refits", len(behind))
     return len(behind)
+
+
+@shared_task(name="tailor.compare_run", acks_late=True, soft_time_limit=300, time_limit=360)
+def compare_run(job_id: str) -> str | None:
+    """Generate and stream a job's default and personalized answers (loads the LM: ``gpu`` queue)."""
+    from workers.compare import compare_run_job
+
+    return compare_run_job(job_id=str(job_id))

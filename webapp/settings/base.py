@@ -41,6 +41,7 @@ INSTALLED_APPS = [
     "webapp.votes",
     "webapp.profiles",
     "webapp.prototypes",
+    "webapp.generation",
     "workers",
 ]
 
@@ -153,6 +154,7 @@ PERSONALIZATION = {
     "prior_precision": env.float("TAILOR_PRIOR_PRECISION", default=1.0),
     "tie_strength": env.float("TAILOR_TIE_STRENGTH", default=0.5),
     "confident_votes": env.int("TAILOR_CONFIDENT_VOTES", default=20),
+    "torch_threads": env.int("TAILOR_TORCH_THREADS", default=0),
 }
 TAILOR_DEMO_DIR = BASE_DIR / "webapp" / "catalog" / "demo"
 TAILOR_RANDOM_PAIR_RATE = env.float("TAILOR_RANDOM_PAIR_RATE", default=0.2)

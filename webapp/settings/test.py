@@ -30,4 +30,7 @@ RECONCILE_INTERVAL_SECONDS = 1.0
 # deterministic pair selection unless a test sets the rates itself
 TAILOR_GOLD_PAIR_RATE = 0.0
 TAILOR_REPEAT_PAIR_RATE = 0.0
-PERSONALIZATION = {**PERSONALIZATION, "device": "cpu"}  # noqa: F405
+# the dequantised SmolLM2 is cached once per checkout, not once per test run; one torch thread per process
+# because the test process, its worker thread and the browser share the cores.
+PERSONALIZATION = {**PERSONALIZATION, "device": "cpu", "torch_threads": 1,  # noqa: F405
+                   "model_cache_dir": str(BASE_DIR / "var" / "models")}  # noqa: F405

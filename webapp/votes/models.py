@@ -16,6 +16,7 @@ class Pair(models.Model):
         RANDOM = "random", "random"
         GOLD = "gold", "gold (known answer)"
         REPEAT = "repeat", "repeat (consistency)"
+        COMPARE = "compare", "default vs personalized"
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="pairs")
     prompt = models.ForeignKey("catalog.Prompt", on_delete=models.CASCADE, related_name="+")

@@ -123,7 +123,7 @@ def votes_for_fit(*, user_id: int, up_to_id: int) -> list[Vote]:
     """
     return list(
         Vote.objects.filter(user_id=user_id, id__lte=up_to_id,
-                            pair__source__in=[Pair.Source.ACTIVE, Pair.Source.RANDOM])
+                            pair__source__in=[Pair.Source.ACTIVE, Pair.Source.RANDOM, Pair.Source.COMPARE])
         .select_related("pair__left", "pair__right", "pair__prompt")
         .order_by("id")
     )

@@ -21,7 +21,7 @@ async def _connect(user) -> WebsocketCommunicator:
         application, "/ws/profile/", headers=[(b"cookie", cookie), (b"origin", b"http://127.0.0.1"),
                                                (b"host", b"127.0.0.1")]
     )
-    connected, _ = await communicator.connect()
+    connected, _ = await communicator.connect(timeout=10)
     assert connected
     return communicator
 
@@ -54,7 +54,7 @@ async def test_an_event_for_another_user_is_not_rendered() -> None:
 async def test_anonymous_socket_is_refused() -> None:
     communicator = WebsocketCommunicator(application, "/ws/profile/",
                                          headers=[(b"origin", b"http://127.0.0.1"), (b"host", b"127.0.0.1")])
-    connected, code = await communicator.connect()
+    connected, code = await communicator.connect(timeout=10)
     assert not connected and code == 4401
 
 

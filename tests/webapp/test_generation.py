@@ -1,0 +1,71 @@
+from __future__ import annotations
+
+import pytest
+from asgiref.sync import sync_to_async
+from channels.layers import get_channel_layer
+from channels.testing import WebsocketCommunicator
+
+from tests.factories import PromptFactory, UserFactory
+from webapp.asgi import application
+from webapp.generation.models import GenerationJob
+from webapp.generation.services import GenerationRejected, compare_start, prompt_from_user
+
+
+async def _socket(user, job_id) -> WebsocketCommunicator:
+    from django.test import Client
+
+    client = Client()
+    await sync_to_async(client.force_login)(user)
+    cookie = f"sessionid={client.cookies['sessionid'].value}".encode()
+    return WebsocketCommunicator(application, f"/ws/jobs/{job_id}/", headers=[
+        (b"cookie", cookie), (b"origin", b"http://127.0.0.1"), (b"host", b"127.0.0.1")])
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_user_only_receives_their_own_stream(broker_clean) -> None:
+    alice, bob = await sync_to_async(UserFactory)(), await sync_to_async(UserFactory)()
+    prompt = await sync_to_async(PromptFactory)()
+    job = await sync_to_async(compare_start)(user=alice, prompt=prompt, method="summary")
+    intruder = await _socket(bob, job.pk)
+    connected, code = await intruder.connect(timeout=10)
+    assert not connected and code == 4403  # bob cannot listen to alice's job
+    owner = await _socket(alice, job.pk)
+    assert (await owner.connect(timeout=10))[0]
+    await get_channel_layer().group_send(f"job.{job.pk}", {"type": "job.delta", "job_id": str(job.pk),
+                                                           "side": "personal", "text": "<b>Hi</b>"})
+    frame = await owner.receive_from(timeout=5)
+    assert 'hx-swap-oob="beforeend:#compare-personal-text"' in frame and "&lt;b&gt;Hi&lt;/b&gt;" in frame
+    await owner.disconnect()
+    refreshed = await sync_to_async(GenerationJob.objects.get)(pk=job.pk)
+    assert refreshed.dispatched_at is not None  # sent to a worker once its listener connected
+
+
+@pytest.mark.django_db
+def test_prompts_typed_by_users_are_length_limited_and_reused() -> None:
+    with pytest.raises(GenerationRejected, match="limited"):
+        prompt_from_user(text="x" * 501)
+    with pytest.raises(GenerationRejected):
+        prompt_from_user(text="   ")
+    assert prompt_from_user(text="Hello  there").pk == prompt_from_user(text="Hello there").pk
+
+
+@pytest.mark.django_db
+def test_unknown_method_and_too_many_running_jobs_are_refused() -> None:
+    user, prompt = UserFactory(), PromptFactory()
+    with pytest.raises(GenerationRejected, match="unknown method"):
+        compare_start(user=user, prompt=prompt, method="magic")
+    for _ in range(3):
+        compare_start(user=user, prompt=prompt, method="summary")
+    with pytest.raises(GenerationRejected, match="3 answers"):
+        compare_start(user=user, prompt=prompt, method="summary")
+
+
+@pytest.mark.django_db
+def test_compare_page_serves_page_and_fragment(client) -> None:
+    client.force_login(UserFactory())
+    prompt = PromptFactory()
+    assert client.get(f"/compare/{prompt.pk}/").status_code == 200
+    response = client.post(f"/compare/{prompt.pk}/", {"method": "guided"}, HTTP_HX_REQUEST="true")
+    html = response.content.decode()
+    assert response.status_code == 200 and 'data-testid="compare-default"' in html and "<html" not in html
+    assert client.post("/compare/custom/", {"text": "y" * 600}).status_code == 400

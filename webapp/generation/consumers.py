@@ -1,0 +1,74 @@
+"""Streams a generation job to its owner's page: deltas as out-of-band appends, the result as a swap."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, TypedDict
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.template.loader import render_to_string
+from django.utils.html import escape
+
+from webapp.generation.models import GenerationJob
+from webapp.generation.services import compare_dispatch
+
+
+class JobDelta(TypedDict):
+    type: str  # "job.delta"
+    job_id: str
+    side: str  # "default" | "personal"
+    text: str
+
+
+class JobDone(TypedDict):
+    type: str  # "job.done"
+    job_id: str
+
+
+class JobConsumer(AsyncWebsocketConsumer):
+    async def connect(self) -> None:
+        user = self.scope.get("user")
+        self.job_id = str(self.scope["url_route"]["kwargs"]["job_id"])
+        if user is None or not user.is_authenticated or not await self._owns(user.pk):
+            await self.close(code=4403)
+            return
+        self.user_id: int = user.pk
+        self.group = f"job.{self.job_id}"
+        await self.channel_layer.group_add(self.group, self.channel_name)
+        await self.accept()
+        if await self._status() in (GenerationJob.Status.DONE, GenerationJob.Status.FAILED):
+            await self.send(text_data=await self._result())  # a reload of a finished job
+        else:
+            await database_sync_to_async(compare_dispatch)(job_id=self.job_id, user_id=self.user_id)
+
+    async def disconnect(self, code: int) -> None:
+        if hasattr(self, "group"):
+            await self.channel_layer.group_discard(self.group, self.channel_name)
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        await self.send(text_data=json.dumps({"type": "error", "error": "this socket only streams; send nothing"}))
+
+    async def job_delta(self, event: JobDelta) -> None:
+        if event.get("job_id") != self.job_id or event.get("side") not in ("default", "personal"):
+            return
+        side = event["side"]
+        await self.send(text_data=f'<span hx-swap-oob="beforeend:#compare-{side}-text">{escape(event["text"])}</span>')
+
+    async def job_done(self, event: JobDone) -> None:
+        if event.get("job_id") == self.job_id:
+            await self.send(text_data=await self._result())
+
+    @database_sync_to_async
+    def _owns(self, user_id: int) -> bool:
+        return GenerationJob.objects.filter(pk=self.job_id, user_id=user_id).exists()
+
+    @database_sync_to_async
+    def _status(self) -> str:
+        return str(GenerationJob.objects.values_list("status", flat=True).get(pk=self.job_id))
+
+    @database_sync_to_async
+    def _result(self) -> str:
+        job = GenerationJob.objects.select_related("prompt", "pair").get(pk=self.job_id, user_id=self.user_id)
+        context: dict[str, Any] = {"job": job, "oob": True}
+        return render_to_string("generation/_result.html", context)

@@ -1,0 +1,42 @@
+"""Generation jobs: the same prompt answered by default and for the user, streamed by a gpu worker."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+
+
+class GenerationJob(models.Model):
+    class Method(models.TextChoices):
+        BEST_OF_N = "best_of_n", "best of N, reranked by your reward"
+        SUMMARY = "summary", "conditioned on your summary"
+        GUIDED = "guided", "guided token by token (PAD)"
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "queued"
+        RUNNING = "running", "running"
+        DONE = "done", "done"
+        FAILED = "failed", "failed"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="generation_jobs")
+    prompt = models.ForeignKey("catalog.Prompt", on_delete=models.CASCADE, related_name="+")
+    method = models.CharField(max_length=12, choices=Method.choices, default=Method.SUMMARY)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED, db_index=True)
+    summary_used = models.TextField(blank=True)
+    default_text = models.TextField(blank=True)
+    personal_text = models.TextField(blank=True)
+    # named-axis contributions w_k · (φ_k(personal) − φ_k(default)): the "why" panel
+    why = models.JSONField(default=list, blank=True)
+    pair = models.ForeignKey("votes.Pair", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    first_token_ms = models.PositiveIntegerField(null=True, blank=True)
+    error = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    # set when the page's socket is listening and the job went to a worker (so no delta is streamed unheard)
+    dispatched_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["user", "-created_at"])]

@@ -1,0 +1,51 @@
+"""Writes for generation jobs. The web process only creates and enqueues; a gpu worker generates."""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+
+from webapp.catalog.models import Prompt
+from webapp.generation.models import GenerationJob
+from workers.enqueue import compare_run_enqueue
+
+MAX_PROMPT_CHARS = 500
+
+
+class GenerationRejected(ValueError):
+    """The request cannot be served; ``str(exc)`` is safe to show."""
+
+
+@transaction.atomic
+def prompt_from_user(*, text: str) -> Prompt:
+    """A prompt typed by a user (length-limited); the same text reuses the same prompt row."""
+    text = " ".join(text.split())
+    if not text:
+        raise GenerationRejected("type a prompt first")
+    if len(text) > MAX_PROMPT_CHARS:
+        raise GenerationRejected(f"prompts are limited to {MAX_PROMPT_CHARS} characters")
+    prompt, _ = Prompt.objects.get_or_create(text=text, defaults={"source": Prompt.Source.USER, "domain": "user"})
+    return prompt
+
+
+@transaction.atomic
+def compare_start(*, user: AbstractBaseUser, prompt: Prompt, method: str) -> GenerationJob:
+    """Create a job; it goes to a gpu worker when the page's socket connects (``compare_dispatch``)."""
+    if method not in GenerationJob.Method.values:
+        raise GenerationRejected(f"unknown method {method!r}")
+    running = GenerationJob.objects.filter(user=user, status__in=["queued", "running"]).count()
+    if running >= 3:
+        raise GenerationRejected("you already have 3 answers being written: wait for one to finish")
+    return GenerationJob.objects.create(user=user, prompt=prompt, method=method)
+
+
+@transaction.atomic
+def compare_dispatch(*, job_id: str, user_id: int) -> bool:
+    """Send a job to a worker once, when its listener is there; False when already sent or not the user's."""
+    from django.utils import timezone
+
+    sent = GenerationJob.objects.filter(pk=job_id, user_id=user_id, dispatched_at__isnull=True).update(
+        dispatched_at=timezone.now())
+    if sent == 1:
+        compare_run_enqueue(job_id=str(job_id))
+    return sent == 1

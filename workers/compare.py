@@ -1,0 +1,178 @@
+"""Default vs personalized answers, streamed: runs in a ``gpu`` worker (CUDA when present, CPU here, same code).
+
+Each text delta goes to the Channels group ``job.<id>``; the page's consumer turns it into an out-of-band append.
+When both answers are written, they become a pair the user can vote on, and the "why" panel shows which named
+axes the personalized answer gains on under the user's weights.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import Iterator
+from functools import lru_cache
+
+import torch
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.utils import timezone
+
+from personalization.axes import AXIS_NAMES, axes_score
+from personalization.bank import BaseRewardBank
+from personalization.generation import Generator, GeneratorConfig, SamplingConfig
+from personalization.guidance import GuidanceConfig, GuidedDecoder, best_of_n
+from personalization.summaries import summary_from_weights, summary_messages
+from webapp.catalog.models import Response
+from webapp.generation.models import GenerationJob
+from webapp.profiles.models import RewardProfile
+from webapp.votes import services as vote_services
+from workers.config import worker_config
+from workers.refit import bank_ensure, encoder_get
+
+log = logging.getLogger(__name__)
+
+MAX_NEW_TOKENS = 160
+BEST_OF_N = 4
+DELTA_FLUSH_SECONDS = 0.05  # coalesce deltas: fewer websocket frames, same text
+
+
+@lru_cache(maxsize=1)
+def generator_get(model_path: str, cache_dir: str, device: str) -> Generator:
+    """One generator per worker process (loading is the expensive part)."""
+    threads = worker_config().torch_threads
+    if threads:
+        torch.set_num_threads(threads)
+    return Generator(GeneratorConfig(model_path=model_path, cache_dir=cache_dir, device=device))
+
+
+def _send(job_id: str, message: dict[str, object]) -> None:
+    layer = get_channel_layer()
+    if layer is not None:
+        async_to_sync(layer.group_send)(f"job.{job_id}", message)
+
+
+def _stream_to_group(job_id: str, side: str, deltas: Iterator[str], started: float) -> tuple[str, float | None]:
+    text, pending, first_ms, last_flush = "", "", None, time.monotonic()
+    for delta in deltas:
+        if not delta:
+            continue
+        if first_ms is None:
+            first_ms = (time.monotonic() - started) * 1000
+        text += delta
+        pending += delta
+        if time.monotonic() - last_flush >= DELTA_FLUSH_SECONDS:
+            _send(job_id, {"type": "job.delta", "job_id": job_id, "side": side, "text": pending})
+            pending, last_flush = "", time.monotonic()
+    if pending:
+        _send(job_id, {"type": "job.delta", "job_id": job_id, "side": side, "text": pending})
+    return text.strip(), first_ms
+
+
+def _user_reward(profile: RewardProfile | None, bank: BaseRewardBank) -> torch.Tensor | None:
+    if profile is None or not profile.weights or len(profile.weights) != bank.dim:
+        return None
+    return torch.tensor(profile.weights, dtype=torch.float32)
+
+
+def _features(bank: BaseRewardBank, prompt: str, texts: list[str]) -> torch.Tensor:
+    scores = torch.tensor([axes_score(prompt, t) for t in texts], dtype=torch.float32)  # (N, A)
+    if bank.n_latent == 0:
+        return bank.features(scores)
+    config = worker_config()
+    embeddings = encoder_get(config.encoder, config.device).encode([prompt] * len(texts), texts)  # (N, d)
+    return bank.features(scores, embeddings)
+
+
+def compare_run_job(*, job_id: str) -> str | None:
+    """Write both answers of one job, streaming them; idempotent (a job is claimed once)."""
+    claimed = GenerationJob.objects.filter(pk=job_id, status=GenerationJob.Status.QUEUED).update(
+        status=GenerationJob.Status.RUNNING)
+    if claimed != 1:
+        return None  # already running or done elsewhere, or deleted
+    job = GenerationJob.objects.select_related("prompt", "user").get(pk=job_id)
+    started = time.monotonic()
+    try:
+        return _run(job, started)
+    except Exception as exc:  # the page must hear about any failure; the task still records it
+        log.exception("generation job %s failed", job_id)
+        GenerationJob.objects.filter(pk=job_id).update(status=GenerationJob.Status.FAILED, error=str(exc)[:300],
+                                                       finished_at=timezone.now())
+        _send(job_id, {"type": "job.done", "job_id": job_id})
+        raise
+
+
+def _run(job: GenerationJob, started: float) -> str:
+    config = worker_config()
+    generator = generator_get(config.generator, config.model_cache_dir, config.device)
+    _, bank = bank_ensure()
+    profile = RewardProfile.objects.filter(user=job.user).first()
+    weights = _user_reward(profile, bank)
+    names = bank.names_
+    if profile is not None and profile.summary:
+        summary_text = profile.summary
+    elif weights is not None and profile is not None:
+        stds = [max(float(profile.covariance[i][i]), 0.0) ** 0.5 for i in range(len(names))]
+        summary_text = summary_from_weights(names, weights.tolist(), stds).text
+    else:
+        summary_text = ""
+    prompt = job.prompt.text
+    messages = [{"role": "user", "content": prompt}]
+    sampling = SamplingConfig(max_new_tokens=MAX_NEW_TOKENS, temperature=0.7, top_p=0.9, seed=0)
+    job_id = str(job.pk)
+
+    default_text, first_ms = _stream_to_group(job_id, "default", generator.stream(messages, sampling), started)
+
+    def score_fn(prompt_text: str, texts: list[str]) -> list[float]:
+        if weights is None:
+            return [0.0] * len(texts)
+        return (_features(bank, prompt_text, texts) @ weights).tolist()
+
+    if job.method == GenerationJob.Method.BEST_OF_N:
+        conditioned = summary_messages(messages, summary_text) if summary_text else messages
+        ranked = best_of_n(generator, conditioned, BEST_OF_N, SamplingConfig(
+            max_new_tokens=MAX_NEW_TOKENS, temperature=0.9, top_p=0.95, seed=1), score_fn)
+        # already written: streamed word by word so the page reads the same for every method
+        personal_deltas: Iterator[str] = iter(re.findall(r"\S+\s*", ranked.best))
+    elif job.method == GenerationJob.Method.GUIDED and summary_text:
+        decoder = GuidedDecoder(generator, GuidanceConfig())
+        personal_deltas = decoder.stream(messages, summary_text, sampling)
+    else:
+        conditioned = summary_messages(messages, summary_text) if summary_text else messages
+        personal_deltas = generator.stream(conditioned, sampling)
+    personal_text, _ = _stream_to_group(job_id, "personal", personal_deltas, started)
+
+    why: list[dict[str, object]] = []
+    pair_id = None
+    if default_text and personal_text and default_text != personal_text:
+        features = _features(bank, prompt, [default_text, personal_text])  # (2, K)
+        if weights is not None:
+            gain = weights * (features[1] - features[0])  # (K,)
+            why = [{"axis": names[k], "contribution": round(float(gain[k]), 3)} for k in range(len(AXIS_NAMES))]
+            why.sort(key=lambda row: -abs(float(row["contribution"])))  # type: ignore[arg-type]
+        pair_id = _votable_pair(job, default_text, personal_text, bank)
+    GenerationJob.objects.filter(pk=job.pk).update(
+        status=GenerationJob.Status.DONE, default_text=default_text, personal_text=personal_text,
+        summary_used=summary_text, why=why, pair_id=pair_id,
+        first_token_ms=round(first_ms) if first_ms is not None else None, finished_at=timezone.now())
+    _send(job_id, {"type": "job.done", "job_id": job_id})
+    return job_id
+
+
+def _votable_pair(job: GenerationJob, default_text: str, personal_text: str, bank: BaseRewardBank) -> int:
+    """Store both answers with their features and show them to the user as a pair (sides randomised)."""
+    import random
+
+    config = worker_config()
+    prompt = job.prompt.text
+    texts = [default_text, personal_text]
+    vectors = encoder_get(config.encoder, config.device).encode([prompt, prompt], texts)
+    responses = [
+        Response.objects.create(prompt=job.prompt, text=text, style=style, generator=config.generator,
+                                axis_scores=axes_score(prompt, text), embedding=vector.numpy().tobytes(),
+                                encoder=config.encoder)
+        for text, style, vector in zip(texts, ["default", f"personal:{job.method}"], vectors, strict=True)
+    ]
+    random.shuffle(responses)
+    pair = vote_services.pair_create(user=job.user, left=responses[0], right=responses[1], source="compare")
+    return pair.pk

@@ -43,3 +43,6 @@ def _schedule(sender: Celery, **_: object) -> None:
     sender.add_periodic_task(
         settings.RECONCILE_INTERVAL_SECONDS, sender.signature("tailor.profiles_reconcile"), name="reconcile profiles"
     )
+    sender.add_periodic_task(
+        settings.PROTOTYPES_INTERVAL_SECONDS, sender.signature("tailor.prototypes_refit"), name="refit prototypes"
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 from functools import lru_cache
 
 import torch
@@ -94,10 +95,19 @@ def profile_fit(*, user_id: int, bank_id: int, bank: BaseRewardBank) -> profile_
     else:
         w, cov = torch.zeros(k, dtype=torch.float64), torch.eye(k, dtype=torch.float64) / config.prior_precision
         influential = []
+    from workers.learning import pairs_suggest, summary_refresh
+
+    profile = RewardProfile.objects.filter(user_id=user_id).first()
+    stddevs = [math.sqrt(max(float(cov[i, i]), 0.0)) for i in range(k)]
+    example = next((v for v in preference_votes if influential and v.pk == int(influential[0][0])), None)
+    summary = summary_refresh(profile=profile, names=bank.names_, weights=w.tolist(), stddevs=stddevs,
+                              example_vote=example)
+    suggested = pairs_suggest(user_id=user_id, bank=bank, weights=w, covariance=cov,
+                              tie_strength=config.tie_strength, seed=all_votes["n"])
     return profile_services.ProfileFit(
         bank_id=bank_id, weights=w.tolist(), covariance=cov.tolist(), vote_count=all_votes["n"],
-        fitted_vote_id=all_votes["newest"] or 0, suggested_pairs=[],
-        influential_votes=influential,
+        fitted_vote_id=all_votes["newest"] or 0, suggested_pairs=suggested,
+        influential_votes=influential, summary=summary,
     )
 
 

@@ -60,3 +60,11 @@ def compare_run(job_id: str) -> str | None:
     from workers.compare import compare_run_job
 
     return compare_run_job(job_id=str(job_id))
+
+
+@shared_task(name="tailor.prototypes_refit", soft_time_limit=300, time_limit=360)
+def prototypes_refit() -> int:
+    """Re-cluster users into prototypes (P-GenRM); ids stay stable across runs."""
+    from workers.learning import prototypes_refit_run
+
+    return prototypes_refit_run()

@@ -21,6 +21,7 @@ class ProfileFit:
     fitted_vote_id: int
     suggested_pairs: list[list[int]]
     influential_votes: list[list[float]] = field(default_factory=list)
+    summary: str | None = None  # None keeps the stored summary
 
 
 def _check_fit(fit: ProfileFit) -> None:
@@ -41,7 +42,9 @@ def profile_fit_store(*, user_id: int, expected_version: int, fit: ProfileFit) -
     _check_fit(fit)
     profile, _ = RewardProfile.objects.get_or_create(user_id=user_id)
     new_version = expected_version + 1
+    changes: dict[str, object] = {} if fit.summary is None else {"summary": fit.summary}
     claimed = RewardProfile.objects.filter(pk=profile.pk, version=expected_version).update(
+        **changes,
         version=new_version,
         bank_id=fit.bank_id,
         weights=fit.weights,

@@ -118,6 +118,7 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE_FILENAME = str(TAILOR_HOME / "celerybeat-schedule")
 RECONCILE_INTERVAL_SECONDS = env.float("RECONCILE_INTERVAL_SECONDS", default=30.0)
+PROTOTYPES_INTERVAL_SECONDS = env.float("PROTOTYPES_INTERVAL_SECONDS", default=300.0)
 
 # --- auth ---------------------------------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [

@@ -1,0 +1,85 @@
+from __future__ import annotations
+
+import random
+import uuid
+
+import pytest
+
+from tests.factories import PromptFactory, ResponseFactory, UserFactory
+from webapp.profiles.models import BaseRewardBank, RewardProfile
+from webapp.prototypes.models import Prototype, PrototypeFit
+from webapp.votes import selectors, services
+from webapp.votes.models import Pair
+from workers.learning import prototypes_refit_run
+from workers.refit import bank_ensure, profile_refit_run
+
+
+def _pool(prompts: int = 6) -> None:
+    rng = random.Random(0)
+    for _ in range(prompts):
+        prompt = PromptFactory()
+        for _ in range(4):
+            ResponseFactory(prompt=prompt, axis_scores=[rng.random() for _ in range(8)], embedding=bytes(384 * 4))
+
+
+@pytest.mark.django_db
+def test_refit_queues_informative_pairs_and_the_next_pair_uses_them(settings) -> None:
+    settings.TAILOR_RANDOM_PAIR_RATE = 0.0
+    _pool()
+    user = UserFactory()
+    pair = selectors.pair_next(user=user, rng=random.Random(0))
+    services.vote_record(user=user, pair_id=pair.pk, idempotency_key=uuid.uuid4(), choice="left")
+    profile_refit_run(user_id=user.pk)
+    profile = RewardProfile.objects.get(user=user)
+    assert len(profile.suggested_pairs) >= 4
+    assert all(frozenset(p) != frozenset((pair.left_id, pair.right_id)) for p in profile.suggested_pairs)
+    nxt = selectors.pair_next(user=user, rng=random.Random(1))
+    assert nxt.source == Pair.Source.ACTIVE
+    assert [nxt.left_id, nxt.right_id] in profile.suggested_pairs or \
+        [nxt.right_id, nxt.left_id] in profile.suggested_pairs
+
+
+@pytest.mark.django_db
+def test_refit_writes_a_grounded_summary_unless_the_user_edited_it() -> None:
+    _pool()
+    user = UserFactory()
+    for _ in range(4):
+        pair = selectors.pair_next(user=user, rng=random.Random(2))
+        services.vote_record(user=user, pair_id=pair.pk, idempotency_key=uuid.uuid4(), choice="left", strength=3)
+    profile_refit_run(user_id=user.pk)
+    profile = RewardProfile.objects.get(user=user)
+    assert profile.summary.startswith("You prefer")
+    RewardProfile.objects.filter(user=user).update(summary="Mine, hand written.", summary_edited=True)
+    pair = selectors.pair_next(user=user, rng=random.Random(3))
+    services.vote_record(user=user, pair_id=pair.pk, idempotency_key=uuid.uuid4(), choice="right")
+    profile_refit_run(user_id=user.pk)
+    assert RewardProfile.objects.get(user=user).summary == "Mine, hand written."
+
+
+@pytest.mark.django_db
+def test_prototypes_cluster_users_and_keep_their_ids_across_refits() -> None:
+    _pool(2)
+    bank_id, _ = bank_ensure()
+    rng = random.Random(0)
+    users = []
+    for i in range(12):
+        user = UserFactory()
+        centre = [2.0, -1.0] if i % 2 else [-2.0, 1.0]
+        weights = centre + [rng.gauss(0, 0.1) for _ in range(6)]
+        weights[0] += rng.gauss(0, 0.2)
+        eye = [[0.1 if a == b else 0.0 for b in range(8)] for a in range(8)]
+        RewardProfile.objects.create(user=user, bank_id=bank_id, weights=weights, covariance=eye, vote_count=10,
+                                     version=1)
+        users.append(user)
+    assert prototypes_refit_run() >= 2
+    first = {p.user_id: p.prototype_id for p in RewardProfile.objects.all()}
+    assert first[users[0].pk] != first[users[1].pk] and first[users[0].pk] == first[users[2].pk]
+    assert Prototype.objects.exclude(summary="").count() >= 2
+    Prototype.objects.filter(key=first[users[0].pk]).update(name="Plain and detailed")
+    prototypes_refit_run()  # same users: the same clusters keep their keys, names and summaries
+    second = {p.user_id: p.prototype_id for p in RewardProfile.objects.all()}
+    assert second == first
+    assert PrototypeFit.objects.count() == 2
+    assert Prototype.objects.get(key=first[users[0].pk]).name == "Plain and detailed"
+    assert all(0.0 <= p.prototype_confidence <= 1.0 for p in RewardProfile.objects.all())
+    assert BaseRewardBank.objects.count() == 1

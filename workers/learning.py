@@ -1,0 +1,150 @@
+"""What a refit adds beyond the weights: active next pairs (PReF), the grounded summary (POPI), and the periodic
+prototype refit (P-GenRM) with stable ids."""
+
+from __future__ import annotations
+
+import logging
+import math
+import random
+
+import torch
+
+from personalization.active import pair_utilities
+from personalization.bank import BaseRewardBank
+from personalization.prototypes import PrototypeModel
+from personalization.summaries import ExamplePair, summary_from_weights, summary_needs_refresh
+from webapp.catalog.models import Response
+from webapp.profiles.models import RewardProfile
+from webapp.prototypes import services as prototype_services
+from webapp.prototypes.models import Prototype, PrototypeFit
+from webapp.votes.models import Pair, Vote
+
+log = logging.getLogger(__name__)
+
+CANDIDATE_PAIRS = 400
+SUGGESTIONS = 8
+MIN_PROTOTYPE_USERS = 4
+MIN_PROTOTYPE_VOTES = 3
+
+
+_POOL_CACHE: dict[tuple[int, int, int], dict[int, torch.Tensor]] = {}
+
+
+def _pool_features(bank: BaseRewardBank, responses: list[Response]) -> dict[int, torch.Tensor]:
+    """φ of every pool response, cached per process until the bank or the pool changes."""
+    from workers.refit import embedding_tensor
+
+    key = (bank.version, len(responses), max(r.pk for r in responses))
+    if key in _POOL_CACHE:
+        return _POOL_CACHE[key]
+
+    scores = torch.tensor([r.axis_scores for r in responses], dtype=torch.float32)  # (N, A)
+    if bank.n_latent:
+        embeddings = torch.stack([embedding_tensor(r) for r in responses])  # (N, d)
+        features = bank.features(scores, embeddings)
+    else:
+        features = bank.features(scores)
+    _POOL_CACHE.clear()
+    _POOL_CACHE[key] = {r.pk: features[i] for i, r in enumerate(responses)}
+    return _POOL_CACHE[key]
+
+
+def pairs_suggest(
+    *, user_id: int, bank: BaseRewardBank, weights: torch.Tensor, covariance: torch.Tensor, tie_strength: float,
+    seed: int,
+) -> list[list[int]]:
+    """The most informative unseen same-prompt pairs under the user's posterior (PReF active selection)."""
+    responses = list(Response.objects.exclude(axis_scores=None).exclude(embedding=None)
+                     .only("id", "prompt_id", "axis_scores", "embedding")[:5000])
+    if len(responses) < 2:
+        return []
+    seen = {frozenset(p) for p in Pair.objects.filter(user_id=user_id).values_list("left_id", "right_id")}
+    by_prompt: dict[int, list[int]] = {}
+    for r in responses:
+        by_prompt.setdefault(r.prompt_id, []).append(r.pk)
+    rng = random.Random(seed)
+    candidates: list[tuple[int, int]] = []
+    prompts = list(by_prompt.values())
+    rng.shuffle(prompts)
+    for ids in prompts:
+        for _ in range(3):
+            if len(ids) >= 2:
+                a, b = rng.sample(ids, 2)
+                if frozenset((a, b)) not in seen:
+                    candidates.append((a, b))
+        if len(candidates) >= CANDIDATE_PAIRS:
+            break
+    if not candidates:
+        return []
+    features = _pool_features(bank, responses)
+    diffs = torch.stack([features[a] - features[b] for a, b in candidates]).double()  # (M, K)
+    utilities = pair_utilities(diffs, weights=weights, covariance=covariance, strategy="information",
+                               tie_strength=tie_strength, generator=torch.Generator().manual_seed(seed))
+    order = torch.argsort(utilities, descending=True)[:SUGGESTIONS].tolist()
+    return [list(candidates[i]) for i in order]
+
+
+def summary_refresh(
+    *, profile: RewardProfile | None, names: list[str], weights: list[float], stddevs: list[float],
+    example_vote: Vote | None,
+) -> str | None:
+    """The new grounded summary, or None to keep the stored one (edited by the user, or not moved enough)."""
+    if profile is not None and profile.summary_edited:
+        return None
+    old = profile.weights if profile is not None and profile.summary and len(profile.weights) == len(weights) else None
+    if old is not None and not summary_needs_refresh(old, weights, names=names):
+        return None
+    example = None
+    if example_vote is not None and example_vote.choice in ("left", "right"):
+        chosen, rejected = example_vote.pair.left, example_vote.pair.right
+        if example_vote.choice == "right":
+            chosen, rejected = rejected, chosen
+        example = ExamplePair(prompt=example_vote.pair.prompt.text, chosen=chosen.text, rejected=rejected.text)
+    return summary_from_weights(names, weights, stddevs, example=example).text
+
+
+def prototypes_refit_run() -> int:
+    """Cluster the users' weights on the active bank; keep prototype ids stable by matching the previous run."""
+    from workers.refit import bank_ensure, profile_push
+
+    bank_id, bank = bank_ensure()
+    rows = list(RewardProfile.objects.filter(bank_id=bank_id, vote_count__gte=MIN_PROTOTYPE_VOTES)
+                .values_list("user_id", "weights"))
+    rows = [(uid, w) for uid, w in rows if len(w) == bank.dim]
+    if len(rows) < MIN_PROTOTYPE_USERS:
+        log.info("prototypes: %d users with enough votes, need %d", len(rows), MIN_PROTOTYPE_USERS)
+        return 0
+    user_ids = [uid for uid, _ in rows]
+    weights = torch.tensor([w for _, w in rows], dtype=torch.float64)  # (U, K)
+    last = PrototypeFit.objects.order_by("-version").first()
+    previous = PrototypeModel.from_state(last.state) if last is not None and last.state else None
+    k_max = max(1, min(6, len(rows) // 2))
+    model = PrototypeModel(k_range=tuple(range(1, k_max + 1))).fit(weights, user_ids, previous=previous)
+    responsibilities = model.assign(weights)  # (U, k)
+    best = responsibilities.argmax(1)
+    assignments = {uid: (int(model.ids_[int(best[i])]), float(responsibilities[i, best[i]]))
+                   for i, uid in enumerate(user_ids)}
+    names = bank.names_
+    prototypes = []
+    for c, key in enumerate(model.ids_):
+        mean = model.means_[c].tolist()
+        cov = model.covariances_[c]
+        prototypes.append(prototype_services.PrototypeRow(
+            key=int(key), mean=mean, covariance=cov.tolist(), weight=float(model.mix_[c]),
+            size=int((best == c).sum()),
+        ))
+    fit = prototype_services.prototypes_store(
+        bank_id=bank_id, prototypes=prototypes, assignments=assignments, k=model.k_,
+        criterion=model.criterion, criterion_scores={str(k): float(v) for k, v in model.criterion_scores_.items()},
+        state=model.to_state(),
+    )
+    for row in prototypes:  # the prototype's own summary (POPI), unless staff wrote one
+        stds = [math.sqrt(max(v, 0.0)) for v in torch.diagonal(torch.tensor(row.covariance)).tolist()]
+        text = summary_from_weights(names, row.mean, stds).text.replace("You prefer", "Prefers")
+        Prototype.objects.filter(key=row.key, summary="").update(summary=text)
+    for uid in user_ids:
+        version = RewardProfile.objects.filter(user_id=uid).values_list("version", flat=True).first()
+        if version is not None:
+            profile_push(user_id=uid, version=version)
+    log.info("prototypes v%d: k=%d over %d users", fit.version, model.k_, len(user_ids))
+    return model.k_

@@ -65,6 +65,14 @@ class BaseRewardBank:
         latent = torch.as_tensor(embeddings, dtype=torch.float32) @ self.latent_  # (N, L)
         return torch.cat([axes, latent], dim=1)
 
+    def pair_diffs(
+        self, axes_first: torch.Tensor, emb_first: torch.Tensor | None, axes_second: torch.Tensor,
+        emb_second: torch.Tensor | None,
+    ) -> torch.Tensor:
+        """(N, K) float64 feature differences φ(first) − φ(second): what ``UserRewardModel.fit`` takes per vote."""
+        first = self.features(axes_first, emb_first)  # (N, K)
+        return (first - self.features(axes_second, emb_second)).double()
+
     def save(self, directory: str | Path) -> Path:
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)

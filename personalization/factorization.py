@@ -15,6 +15,7 @@ import torch
 
 from personalization.bank import BaseRewardBank
 from personalization.devices import device_resolve
+from personalization.meta import newton_adapt
 from personalization.user_model import davidson_nll
 
 
@@ -28,7 +29,11 @@ class FactorizationConfig:
     l2_scales: multipliers of both penalties tried together with each rank (validation picks one); with a single
         rank and a single scale there is no validation fit.
     max_iter: L-BFGS iterations.
-    val_share: share of each user's votes held out to choose the rank.
+    validation: ``users`` holds out whole users and scores each on its later votes after fitting it (under the
+        factorized prior) from its first ``val_support`` votes — the few-shot regime the bank serves; ``votes``
+        holds out a share of every user's votes instead.
+    val_share: share of users (or of each user's votes) held out.
+    val_support: votes a held-out user is fitted from in ``users`` validation.
     tie_strength: Davidson ν for tie votes.
     seed: initialisation and validation split.
     device: ``auto``, ``cpu``, ``cuda``...
@@ -39,7 +44,9 @@ class FactorizationConfig:
     basis_l2: float = 1.0
     l2_scales: tuple[float, ...] = (1.0,)
     max_iter: int = 150
+    validation: str = "users"
     val_share: float = 0.25
+    val_support: int = 10
     tie_strength: float = 0.5
     seed: int = 0
     device: str = "cpu"
@@ -50,7 +57,8 @@ class LowRankFactorization:
 
     Learned state: ``latent_`` (d, L), ``user_weights_`` (U, A + L), ``mean_weights_`` (A + L,), ``rank_``,
     ``users_`` (the user keys in row order of ``user_weights_``), ``l2_scale_``, ``val_nll_`` {rank: best held-out
-    mean NLL over the penalty scales}, ``val_grid_`` {(rank, scale): held-out mean NLL}.
+    mean NLL over the penalty scales}, ``val_grid_`` {(rank, scale): held-out mean NLL}, ``val_accuracy_`` (same
+    keys, ``users`` validation only).
     """
 
     def __init__(self, config: FactorizationConfig | None = None) -> None:
@@ -76,23 +84,36 @@ class LowRankFactorization:
         c = torch.ones(len(y), device=device) if sample_weight is None else torch.as_tensor(
             sample_weight, dtype=torch.float32).to(device)  # (N,)
         self.val_grid_: dict[tuple[int, float], float] = {}
+        self.val_accuracy_: dict[tuple[int, float], float] = {}
         grid = [(rank, scale) for rank in cfg.ranks for scale in cfg.l2_scales]
-        if len(grid) > 1:
+        if len(grid) > 1 and cfg.validation == "users":
+            gen = torch.Generator().manual_seed(cfg.seed)
+            n_val = max(1, int(cfg.val_share * len(self.users_)))
+            val_users = torch.randperm(len(self.users_), generator=gen)[:n_val].to(device)
+            held = torch.isin(uid, val_users)  # (N,) votes of held-out users
+            for rank, scale in grid:
+                params = self._fit_rank(rank, scale, a[~held], e[~held], y[~held], c[~held], uid[~held])
+                fitted = params[2][torch.unique(uid[~held])]  # (U_fit, K) offsets of the users it saw
+                nll, accuracy = self._few_shot_scores(params, fitted, uid[held], a[held], e[held], y[held],
+                                                      c[held])
+                self.val_grid_[(rank, scale)], self.val_accuracy_[(rank, scale)] = nll, accuracy
+            self.rank_, self.l2_scale_ = min(self.val_grid_, key=self.val_grid_.__getitem__)
+        elif len(grid) > 1:
             gen = torch.Generator().manual_seed(cfg.seed)
             held = (torch.rand(len(y), generator=gen) < cfg.val_share).to(device)  # (N,)
             for rank, scale in grid:
                 params = self._fit_rank(rank, scale, a[~held], e[~held], y[~held], c[~held], uid[~held])
-                nll = self._nll(params, uid[held], a[held], e[held], y[held])
-                self.val_grid_[(rank, scale)] = float((nll * c[held]).sum() / c[held].sum().clamp(min=1e-9))
+                vote_nll = self._nll(params, uid[held], a[held], e[held], y[held])
+                self.val_grid_[(rank, scale)] = float((vote_nll * c[held]).sum() / c[held].sum().clamp(min=1e-9))
             self.rank_, self.l2_scale_ = min(self.val_grid_, key=self.val_grid_.__getitem__)
         else:
             self.rank_, self.l2_scale_ = grid[0]
         self.val_nll_ = {r: min(v for (rank, _), v in self.val_grid_.items() if rank == r)
                          for r in cfg.ranks if self.val_grid_}
         v, m, delta = self._fit_rank(self.rank_, self.l2_scale_, a, e, y, c, uid)
-        scale = (e.new_tensor(1.0) if e.shape[0] < 2 else (e @ v).std(0).clamp(min=1e-6))  # (L,)
-        self.latent_ = (v / scale).detach().cpu()  # (d, L): unit-variance latent features
-        unscale = torch.cat([torch.ones(a.shape[1], device=device), scale.expand(v.shape[1])])  # (A + L,)
+        spread = (e.new_tensor(1.0) if e.shape[0] < 2 else (e @ v).std(0).clamp(min=1e-6))  # (L,)
+        self.latent_ = (v / spread).detach().cpu()  # (d, L): unit-variance latent features
+        unscale = torch.cat([torch.ones(a.shape[1], device=device), spread.expand(v.shape[1])])  # (A + L,)
         self.mean_weights_ = (m * unscale).detach().cpu()
         self.user_weights_ = ((m + delta) * unscale).detach().cpu()  # (U, A + L)
         return self
@@ -105,6 +126,37 @@ class LowRankFactorization:
         feats = torch.cat([a, e @ v], dim=1)  # (N, A + L)
         scores = (feats * (m + delta[uid])).sum(1)  # (N,)
         return davidson_nll(scores, y, self.config.tie_strength)
+
+    def _few_shot_scores(
+        self, params: tuple[torch.Tensor, torch.Tensor, torch.Tensor], fitted: torch.Tensor, uid: torch.Tensor,
+        a: torch.Tensor, e: torch.Tensor, y: torch.Tensor, c: torch.Tensor,
+    ) -> tuple[float, float]:
+        """Query (mean NLL, accuracy) of held-out users, each fitted (MAP) from its first votes under the
+        population prior N(m, diag(var of the fitted users' offsets)), what a new user has before meta-learning."""
+        v, m, _ = params
+        feats = torch.cat([a, e @ v], dim=1).double()  # (N, K)
+        users = list(dict.fromkeys(uid.tolist()))
+        support = self.config.val_support
+        tasks = [(uid == u).nonzero().flatten() for u in users]
+        tasks = [rows for rows in tasks if len(rows) > support]
+        if not tasks:
+            return float("inf"), 0.0
+        k, s_max, q_max = feats.shape[1], support, max(len(rows) - support for rows in tasks)
+        sd, qd = feats.new_zeros(len(tasks), s_max, k), feats.new_zeros(len(tasks), q_max, k)
+        sy, qy = y.new_ones(len(tasks), s_max), y.new_ones(len(tasks), q_max)
+        sc, qc = feats.new_zeros(len(tasks), s_max), feats.new_zeros(len(tasks), q_max)
+        for i, rows in enumerate(tasks):
+            s, q = rows[:support], rows[support:]
+            sd[i], sy[i], sc[i] = feats[s], y[s], c[s].double()
+            qd[i, : len(q)], qy[i, : len(q)], qc[i, : len(q)] = feats[q], y[q], c[q].double()
+        precision = 1.0 / (fitted.double().var(0) + 1e-2) if fitted.shape[0] > 1 else feats.new_ones(k)  # (K,)
+        w = newton_adapt(sd, sy, sc, m.double(), precision, 8, 1.0, self.config.tie_strength)  # (U, K)
+        scores = torch.einsum("uqk,uk->uq", qd, w)  # (U, Q)
+        nll = davidson_nll(scores, qy, self.config.tie_strength)  # (U, Q)
+        decided = qc * (qy != 0)  # ties have no right side to pick
+        correct = ((scores > 0) == (qy == 1)).double()
+        accuracy = float((correct * decided).sum() / decided.sum().clamp(min=1e-9))
+        return float((nll * qc).sum() / qc.sum().clamp(min=1e-9)), accuracy
 
     def _fit_rank(
         self, rank: int, scale: float, a: torch.Tensor, e: torch.Tensor, y: torch.Tensor,

@@ -47,6 +47,9 @@ class MetaPrior:
     ``seed``; ``device``.
 
     Learned state: ``mean_`` (K,), ``precision_`` (K,), ``step_size_``, ``history_`` (outer loss per step).
+
+    Serving fits a user to the MAP under this prior (``user_model``; Newton to convergence, plus the Laplace
+    covariance); the learned step size only shapes the truncated inner loop during meta-training.
     """
 
     def __init__(

@@ -32,7 +32,7 @@ class PrototypeModel:
 
     Learned state: ``k_``, ``means_`` (k, K), ``covariances_`` (k, K, K), ``mix_`` (k,), ``ids_`` (stable
     integer ids, one per prototype), ``criterion_scores_`` {k: score}, ``members_`` (U, K), ``member_keys_``,
-    ``member_labels_`` (U,) index of each member's prototype.
+    ``member_labels_`` (U,) index of each member's prototype. ``member_keys_`` is empty when no keys were given.
     """
 
     def __init__(
@@ -91,16 +91,36 @@ class PrototypeModel:
         self.covariances_ = torch.tensor(np.stack(covs))  # (k, K, K)
         self.mix_ = torch.tensor(gm.weights_)  # (k,)
         self.members_ = torch.tensor(full_x)
-        self.member_keys_ = list(user_keys) if user_keys is not None else list(range(n_users))
+        self.member_keys_: list[Hashable] = list(user_keys) if user_keys is not None else []
         self.member_labels_ = torch.tensor(resp.argmax(1))
         self.ids_ = self._stable_ids(previous)
         return self
 
     def _stable_ids(self, previous: PrototypeModel | None) -> list[int]:
-        """Hungarian matching of the new means to the previous ones (Kuhn 1955); unmatched get fresh ids."""
-        if previous is None or not hasattr(previous, "means_") or previous.means_.shape[1] != self.means_.shape[1]:
+        """Hungarian matching of new prototypes to previous ones (Kuhn 1955); unmatched ones get fresh ids.
+
+        The cost is the share of members two prototypes do not have in common when the refit shares users with
+        the previous one (this survives a bank refit, which changes the weight space), else the distance between
+        means (same space only).
+        """
+        if previous is None or not hasattr(previous, "means_"):
             return list(range(self.k_))
-        cost = torch.cdist(self.means_, previous.means_).numpy()  # (k_new, k_old)
+        old_members = {str(k): int(label) for k, label in zip(previous.member_keys_, previous.member_labels_.tolist(),
+                                                              strict=False)}
+        new_members = {str(k): int(label) for k, label in zip(self.member_keys_, self.member_labels_.tolist(),
+                                                              strict=False)}
+        shared = old_members.keys() & new_members.keys()
+        if shared:
+            overlap = np.zeros((self.k_, previous.k_))  # (k_new, k_old) shared members
+            for key in shared:
+                overlap[new_members[key], old_members[key]] += 1
+            sizes_new = np.bincount([new_members[k] for k in shared], minlength=self.k_)[:, None]
+            sizes_old = np.bincount([old_members[k] for k in shared], minlength=previous.k_)[None, :]
+            cost = 1.0 - overlap / np.maximum(sizes_new + sizes_old - overlap, 1)  # 1 − Jaccard
+        elif previous.means_.shape[1] == self.means_.shape[1]:
+            cost = torch.cdist(self.means_, previous.means_).numpy()  # (k_new, k_old)
+        else:
+            return list(range(max(previous.ids_, default=-1) + 1, max(previous.ids_, default=-1) + 1 + self.k_))
         rows, cols = linear_sum_assignment(cost)
         ids = [-1] * self.k_
         for r, c in zip(rows.tolist(), cols.tolist(), strict=True):

@@ -12,21 +12,29 @@ from personalization.prototypes import PrototypeModel, PrototypePosterior
 from personalization.user_model import UserRewardModel
 
 
-def user_confidence(posterior: PrototypePosterior | UserRewardModel, prototypes: PrototypeModel) -> float:
-    """1 − tr(Σ_post) / tr(Σ_prior), in [0, 1]: 0 for a cold-start user, → 1 as votes pin the weights down.
+def user_confidence(
+    posterior: PrototypePosterior | UserRewardModel, prototypes: PrototypeModel, probe: torch.Tensor | None = None
+) -> float:
+    """How far the votes have pinned the user down, in [0, 1]: 0 for a cold-start user, → 1 with many votes.
 
-    Σ_prior is the prototype mixture's covariance, or the model's own prior for a single ``UserRewardModel``.
+    1 − (posterior variance / prior variance) of the rewards along ``probe`` directions (N, K) — the pairs or
+    candidates being scored, so only what matters for them counts — or of the weights themselves (traces) without
+    a probe. The prior is the prototype mixture, or the model's own prior for a single ``UserRewardModel``.
     """
     if isinstance(posterior, UserRewardModel):
-        post_trace = float(torch.trace(posterior.covariance_))
-        prior_trace = float(torch.trace(torch.linalg.inv(posterior.prior_precision_)))
+        post_cov, prior_cov = posterior.covariance_, torch.linalg.inv(posterior.prior_precision_)
     else:
-        post_trace = float(torch.trace(posterior.moments()[1]))
+        post_cov = posterior.moments()[1]
         r = prototypes.mix_
         spread = prototypes.means_ - r @ prototypes.means_  # (k, K)
-        prior_trace = sum(float(r[c]) * (float(torch.trace(prototypes.covariances_[c])) + float(spread[c] @ spread[c]))
-                          for c in range(prototypes.k_))
-    return float(min(1.0, max(0.0, 1.0 - post_trace / max(prior_trace, 1e-12))))
+        prior_cov = sum((float(r[c]) * (prototypes.covariances_[c] + torch.outer(spread[c], spread[c]))
+                         for c in range(prototypes.k_)), torch.zeros_like(post_cov))
+    if probe is None:
+        post, prior = float(torch.trace(post_cov)), float(torch.trace(prior_cov))
+    else:
+        d = torch.as_tensor(probe, dtype=torch.float64)  # (N, K)
+        post, prior = float(((d @ post_cov) * d).sum()), float(((d @ prior_cov) * d).sum())
+    return float(min(1.0, max(0.0, 1.0 - post / max(prior, 1e-12))))
 
 
 def _prototype_level_weights(
@@ -69,7 +77,7 @@ def dual_granularity_proba(
     proto = torch.zeros_like(individual_level)
     for resp, weights in _prototype_level_weights(posterior, prototypes, n_members):
         proto += resp * torch.sigmoid(d @ weights.T).mean(1)  # (N,)
-    conf = user_confidence(source, prototypes) if confidence is None else confidence
+    conf = user_confidence(source, prototypes, probe=d) if confidence is None else confidence
     return conf * individual_level + (1 - conf) * proto
 
 
@@ -98,5 +106,5 @@ def dual_granularity_score(
     proto = torch.zeros_like(individual_level)
     for resp, weights in _prototype_level_weights(posterior, prototypes, n_members):
         proto += resp * standardise(f @ weights.T).mean(1)
-    conf = user_confidence(source, prototypes) if confidence is None else confidence
+    conf = user_confidence(source, prototypes, probe=f - f.mean(0)) if confidence is None else confidence
     return conf * individual_level + (1 - conf) * proto

@@ -26,10 +26,16 @@ def _write(report: dict[str, Any], json_out: str | None, plot_out: str | None) -
         accuracy_plot(report, plot_out)
 
 
-def _suite(args: argparse.Namespace) -> Any:
-    from personalization.bench.suite import SuiteConfig
+def _population(args: argparse.Namespace, base: Any) -> Any:
+    """The protocol's population settings, with the command line's overrides."""
+    import dataclasses
 
-    return SuiteConfig(ranks=tuple(int(r) for r in args.ranks.split(",")), meta_steps=args.meta_steps, seed=args.seed)
+    changes: dict[str, Any] = {"meta_steps": args.meta_steps, "seed": args.seed}
+    if args.ranks:
+        changes["ranks"] = tuple(int(r) for r in args.ranks.split(","))
+    if args.l2_scales:
+        changes["l2_scales"] = tuple(float(s) for s in args.l2_scales.split(","))
+    return dataclasses.replace(base, **changes)
 
 
 def _hh(args: argparse.Namespace) -> dict[str, Any]:
@@ -45,7 +51,7 @@ def _hh(args: argparse.Namespace) -> dict[str, Any]:
     name, factory = encoder_factory_for(args.encoder, device=args.device)
     train = pairs_featurize(train_rows, name, factory, args.cache_dir)
     test = pairs_featurize(test_rows, name, factory, args.cache_dir)
-    cfg = HHConfig(n_users=args.users, seed=args.seed, suite=_suite(args))
+    cfg = HHConfig(n_users=args.users, seed=args.seed, population=_population(args, HHConfig().population))
     report = hh_run(train, test, cfg)
     report["encoder"] = args.encoder
     report["n_train"], report["n_test"] = len(train), len(test)
@@ -55,7 +61,8 @@ def _hh(args: argparse.Namespace) -> dict[str, Any]:
 def _simulated(args: argparse.Namespace) -> dict[str, Any]:
     from personalization.bench.simulated import SimulatedConfig, simulated_run
 
-    cfg = SimulatedConfig(n_test_users=args.users, seed=args.seed, suite=_suite(args))
+    cfg = SimulatedConfig(n_test_users=args.users, seed=args.seed,
+                          population=_population(args, SimulatedConfig().population))
     return simulated_run(args.pool, cfg)
 
 
@@ -77,15 +84,20 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--encoder", default="minilm", help="minilm, smollm2-mean or smollm2-last")
     parser.add_argument("--pool", default="webapp/catalog/demo/pool.jsonl.gz")
     parser.add_argument("--users", type=int, default=200, help="simulated unseen test users")
-    parser.add_argument("--ranks", default="1,2,4,8", help="candidate latent ranks, chosen by validation")
+    parser.add_argument("--ranks", default="", help="candidate latent ranks, chosen by validation (default 1,2,4,8)")
+    parser.add_argument("--l2-scales", default="", help="factorization penalty scales (default: per protocol)")
     parser.add_argument("--meta-steps", type=int, default=300, help="outer steps of the meta-learned prior")
     parser.add_argument("--cache-dir", default="var/cache/embeddings")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (the host is shared)")
     args = parser.parse_args(argv)
+    from threadpoolctl import threadpool_limits  # installed with scikit-learn
+
     torch.set_num_threads(args.threads)
     run = {"hh": _hh, "simulated": _simulated, "refit": _refit}[args.protocol]
-    _write(run(args), args.json_out, args.plot_out)
+    with threadpool_limits(limits=args.threads):  # BLAS threads fight torch's on a shared host
+        report = run(args)
+    _write(report, args.json_out, args.plot_out)
 
 
 if __name__ == "__main__":

@@ -22,8 +22,8 @@ from tqdm import tqdm
 
 from personalization.active import STRATEGIES, pair_next
 from personalization.bench.stats import mean_ci95
-from personalization.bench.suite import ADAPTIVE, SuiteConfig, suite_fit
 from personalization.judges import JUDGE_NAMES, judges_score
+from personalization.population import ADAPTIVE, PopulationConfig, population_fit
 from personalization.user_model import UserRewardModel
 
 METHODS = ("population", *ADAPTIVE, "oracle")
@@ -50,7 +50,7 @@ class SimulatedConfig:
     beta: float = 4.0
     baseline_l2: float = 1.0
     seed: int = 0
-    suite: SuiteConfig = field(default_factory=SuiteConfig)
+    population: PopulationConfig = field(default_factory=lambda: PopulationConfig(tie_strength=0.0))  # no ties
 
 
 @dataclass
@@ -130,15 +130,15 @@ def simulated_run(
         users += [u] * len(pairs)
     pairs_t, outcomes_t = torch.cat(pairs_list), torch.cat(outcomes_list)
     log(f"training on {cfg.n_train_users} users / {len(pairs_t)} votes over {len(pool.texts)} responses")
-    suite = suite_fit(
+    fitted = population_fit(
         users=users, axes_first=pool.axes[pairs_t[:, 0]], axes_second=pool.axes[pairs_t[:, 1]],
         emb_first=pool.embeddings[pairs_t[:, 0]], emb_second=pool.embeddings[pairs_t[:, 1]], outcomes=outcomes_t,
-        pool_axes=pool.axes, config=cfg.suite,
+        pool_axes=pool.axes, config=cfg.population,
     )
-    log(f"bank K={suite.bank.dim} (latent rank {suite.bank.n_latent}); prototypes k={suite.prototypes.k_}")
-    phi = suite.bank.features(pool.axes, pool.embeddings).double()  # (R, K)
-    raw = torch.cat([(pool.axes - suite.bank.axis_mean_) / suite.bank.axis_std_, pool.embeddings], 1).double()
-    population = UserRewardModel(prior_precision=cfg.baseline_l2).fit(
+    log(f"bank K={fitted.bank.dim} (latent rank {fitted.bank.n_latent}); prototypes k={fitted.prototypes.k_}")
+    phi = fitted.bank.features(pool.axes, pool.embeddings).double()  # (R, K)
+    raw = torch.cat([(pool.axes - fitted.bank.axis_mean_) / fitted.bank.axis_std_, pool.embeddings], 1).double()
+    shared = UserRewardModel(prior_precision=cfg.baseline_l2).fit(
         raw[pairs_t[:, 0]] - raw[pairs_t[:, 1]], outcomes_t)
 
     test_mix = dirichlet.sample((cfg.n_test_users,))  # (T, J)
@@ -152,20 +152,20 @@ def simulated_run(
         support = _pairs(pool.prompt_of, support_prompts, max(cfg.shots), gen)
         s_out = _votes(reward, support, gen)
         s_diffs = phi[support[:, 0]] - phi[support[:, 1]]
-        population_acc = _accuracy(torch.sigmoid(population.score(raw[query[:, 0]] - raw[query[:, 1]])), q_out)
+        population_acc = _accuracy(torch.sigmoid(shared.score(raw[query[:, 0]] - raw[query[:, 1]])), q_out)
         oracle_acc = _accuracy(torch.sigmoid(reward[query[:, 0]] - reward[query[:, 1]]), q_out)
         for n in cfg.shots:
             scores["population"][n].append(population_acc)
             scores["oracle"][n].append(oracle_acc)
             for method in ADAPTIVE:
-                proba = suite.proba(method, s_diffs[:n], s_out[:n], q_diffs, gen)
+                proba = fitted.proba(method, s_diffs[:n], s_out[:n], q_diffs, gen)
                 scores[method][n].append(_accuracy(proba, q_out))
         if u < cfg.active_users:
             candidates = _pairs(pool.prompt_of, support_prompts, cfg.active_candidates, gen)
             c_out = _votes(reward, candidates, gen)  # the answer the user would give to each candidate
             c_diffs = phi[candidates[:, 0]] - phi[candidates[:, 1]]
             for strategy in STRATEGIES:
-                curve = _active_curve(suite, strategy, c_diffs, c_out, q_diffs, q_out, cfg, gen)
+                curve = _active_curve(fitted, strategy, c_diffs, c_out, q_diffs, q_out, cfg, gen)
                 for n, acc in curve.items():
                     active[strategy][n].append(acc)
     return {
@@ -175,28 +175,28 @@ def simulated_run(
         "ci95": {m: {str(n): mean_ci95(v)[1] for n, v in by.items()} for m, by in scores.items()},
         "active": {s: {str(n): mean_ci95(v)[0] for n, v in by.items()} for s, by in active.items()},
         "active_ci95": {s: {str(n): mean_ci95(v)[1] for n, v in by.items()} for s, by in active.items()},
-        "bank": {"K": suite.bank.dim, "latent_rank": suite.bank.n_latent}, "prototypes_k": suite.prototypes.k_,
+        "bank": {"K": fitted.bank.dim, "latent_rank": fitted.bank.n_latent}, "prototypes_k": fitted.prototypes.k_,
     }
 
 
 def _active_curve(
-    suite: object, strategy: str, c_diffs: torch.Tensor, c_out: torch.Tensor, q_diffs: torch.Tensor,
+    fitted: object, strategy: str, c_diffs: torch.Tensor, c_out: torch.Tensor, q_diffs: torch.Tensor,
     q_out: torch.Tensor, cfg: SimulatedConfig, gen: torch.Generator,
 ) -> dict[int, float]:
     """Ask ``max(active_shots)`` pairs one at a time with ``strategy``; tailor's accuracy after each budget."""
-    from personalization.bench.suite import Suite
+    from personalization.population import Population
 
-    assert isinstance(suite, Suite)
+    assert isinstance(fitted, Population)
     asked: list[int] = []
     remaining = list(range(len(c_diffs)))
     curve: dict[int, float] = {}
     for step in range(1, max(cfg.active_shots) + 1):
-        posterior = suite.prototypes.posterior(c_diffs[asked], c_out[asked])
+        posterior = fitted.prototypes.posterior(c_diffs[asked], c_out[asked])
         mean, cov = posterior.moments()
         pick = pair_next(c_diffs[remaining], weights=mean, covariance=cov, strategy=strategy,
                          random_rate=cfg.random_rate, generator=gen)
         asked.append(remaining.pop(pick))
         if step in cfg.active_shots:
-            proba = suite.proba("tailor", c_diffs[asked], c_out[asked], q_diffs, gen)
+            proba = fitted.proba("tailor", c_diffs[asked], c_out[asked], q_diffs, gen)
             curve[step] = _accuracy(proba, q_out)
     return curve

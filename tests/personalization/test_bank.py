@@ -21,6 +21,14 @@ def test_features_are_standardised_axes_then_latent_projections() -> None:
     assert torch.allclose(feats[:, 8:], emb @ bank.latent_)
 
 
+def test_pair_diffs_are_first_minus_second_features() -> None:
+    bank = _bank()
+    a1, a2, e1, e2 = torch.rand(3, 8), torch.rand(3, 8), torch.randn(3, 6), torch.randn(3, 6)
+    diffs = bank.pair_diffs(a1, e1, a2, e2)
+    assert diffs.dtype == torch.float64
+    assert torch.allclose(diffs.float(), bank.features(a1, e1) - bank.features(a2, e2), atol=1e-6)
+
+
 def test_save_load_and_state_round_trip(tmp_path: Path) -> None:
     bank = _bank()
     axes, emb = torch.rand(4, 8), torch.randn(4, 6)

@@ -14,11 +14,11 @@ from personalization.bench.hh import HHConfig, hh_run, pseudo_users
 from personalization.bench.hh_data import PairSet, rows_read, rows_split
 from personalization.bench.refit import refit_timing
 from personalization.bench.simulated import SimulatedConfig, pool_read, simulated_run
-from personalization.bench.suite import SuiteConfig
 from personalization.embedding_cache import EmbeddingCache, text_key
 from personalization.encoder import PACKAGED_MINILM
+from personalization.population import PopulationConfig
 
-TINY_SUITE = SuiteConfig(ranks=(1, 2), meta_steps=10, k_range=(1, 2), n_samples=8)
+TINY_POPULATION = PopulationConfig(ranks=(1, 2), meta_steps=10, k_range=(1, 2), n_samples=8)
 
 
 def _hh_rows(n: int = 80, seed: int = 0) -> list[dict[str, object]]:
@@ -63,7 +63,7 @@ def test_rows_split_is_deterministic_and_disjoint() -> None:
 
 def test_hh_run_reports_every_method_and_personalization_beats_population() -> None:
     report = hh_run(_pairset(400), _pairset(200, seed=1), HHConfig(n_users=8, shots=(1, 10), seed=0,
-                                                                    pseudo_user_size=(10, 20), suite=TINY_SUITE),
+                                                                    pseudo_user_size=(10, 20), population=TINY_POPULATION),
                     log=lambda _: None)
     accuracy = report["accuracy"]
     assert isinstance(accuracy, dict)
@@ -118,7 +118,7 @@ def test_pool_read_decodes_embeddings(tmp_path: Path) -> None:
 def test_simulated_run_reports_methods_and_active_curves(tmp_path: Path) -> None:
     cfg = SimulatedConfig(n_train_users=20, votes_per_train_user=20, n_test_users=3, shots=(1, 5),
                           active_shots=(1, 3), active_users=2, active_candidates=20, query_pairs=30,
-                          suite=TINY_SUITE)
+                          population=TINY_POPULATION)
     report = simulated_run(_tiny_pool(tmp_path / "pool.jsonl.gz"), cfg, log=lambda _: None)
     accuracy, active = report["accuracy"], report["active"]
     assert isinstance(accuracy, dict) and isinstance(active, dict)
@@ -138,3 +138,50 @@ def test_refit_timing_writes_its_figures(tmp_path: Path) -> None:
 def test_cli_hh_without_data_files_exits_with_a_message(argv: list[str]) -> None:
     with pytest.raises(SystemExit):
         main(argv)
+
+
+def test_population_fit_gives_the_worker_a_profile_and_a_reranking() -> None:
+    from personalization.population import Population, population_fit
+
+    pairs = _pairset(300)
+    users = [i // 30 for i in range(300)]
+    fitted = population_fit(users=users, axes_first=pairs.axes_first, axes_second=pairs.axes_second,
+                            emb_first=pairs.emb_first, emb_second=pairs.emb_second, outcomes=pairs.outcome,
+                            pool_axes=torch.cat([pairs.axes_first, pairs.axes_second]), config=TINY_POPULATION)
+    diffs = fitted.diffs(pairs.axes_first[:5], pairs.emb_first[:5], pairs.axes_second[:5], pairs.emb_second[:5])
+    individual, posterior = fitted.user_fit(diffs, pairs.outcome[:5])
+    assert individual.n_votes_ == 5 and torch.allclose(posterior.responsibilities.sum(), torch.tensor(1.0).double())
+    features = fitted.bank.features(pairs.axes_first[:4], pairs.emb_first[:4])
+    assert fitted.score(features, individual, posterior).shape == (4,)
+    again = Population.from_state(json.loads(json.dumps(fitted.to_state())))
+    assert torch.allclose(again.diffs(pairs.axes_first[:5], pairs.emb_first[:5], pairs.axes_second[:5],
+                                      pairs.emb_second[:5]), diffs, atol=1e-5)
+
+
+def test_cross_fitted_prior_and_prototypes_come_from_the_held_out_users() -> None:
+    from personalization.population import VoteRows, population_fit
+
+    bank_pairs, held = _pairset(200), _pairset(120, seed=3)
+    meta_users = [f"m{i // 20}" for i in range(120)]
+    fitted = population_fit(
+        users=[i // 20 for i in range(200)], axes_first=bank_pairs.axes_first, axes_second=bank_pairs.axes_second,
+        emb_first=bank_pairs.emb_first, emb_second=bank_pairs.emb_second, outcomes=bank_pairs.outcome,
+        pool_axes=bank_pairs.axes_first, config=TINY_POPULATION,
+        meta_votes=VoteRows(users=meta_users, axes_first=held.axes_first, axes_second=held.axes_second,
+                            emb_first=held.emb_first, emb_second=held.emb_second, outcomes=held.outcome),
+    )
+    assert fitted.prototypes.member_keys_ == [f"m{i}" for i in range(6)]
+    assert fitted.user_weights.shape == (6, fitted.bank.dim)
+
+
+def test_a_periodic_refit_bumps_the_bank_version_and_keeps_prototype_ids() -> None:
+    from personalization.population import population_fit
+
+    pairs = _pairset(300)
+    kwargs = dict(users=[i // 30 for i in range(300)], axes_first=pairs.axes_first, axes_second=pairs.axes_second,
+                  emb_first=pairs.emb_first, emb_second=pairs.emb_second, outcomes=pairs.outcome,
+                  pool_axes=pairs.axes_first, config=TINY_POPULATION)
+    first = population_fit(**kwargs)  # type: ignore[arg-type]
+    second = population_fit(**kwargs, previous=first)  # type: ignore[arg-type]
+    assert second.bank.version == first.bank.version + 1
+    assert sorted(second.prototypes.ids_) == sorted(first.prototypes.ids_)

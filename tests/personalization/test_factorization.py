@@ -26,7 +26,7 @@ def test_rank_is_chosen_by_held_out_likelihood() -> None:
     fact = LowRankFactorization(FactorizationConfig(ranks=(1, 3), user_l2=0.1, basis_l2=0.1, max_iter=30)).fit(
         users, a1 - a2, e1 - e2, y)
     assert set(fact.val_nll_) == {1, 3}
-    assert fact.rank_ == min(fact.val_nll_, key=fact.val_nll_.__getitem__)
+    assert (fact.rank_, fact.l2_scale_) == min(fact.val_grid_, key=fact.val_grid_.__getitem__)
     assert fact.latent_.shape == (12, fact.rank_)
 
 
@@ -57,3 +57,10 @@ def test_refit_user_weights_predict_their_own_votes() -> None:
     w = torch.stack([weights[u] for u in users])
     accuracy = (((diffs * w).sum(1) > 0) == (y == 1)).float().mean()
     assert accuracy > 0.75
+
+
+def test_vote_level_validation_also_picks_a_rank() -> None:
+    users, a1, a2, e1, e2, y = two_type_votes()
+    fact = LowRankFactorization(FactorizationConfig(ranks=(1, 2), validation="votes", max_iter=30)).fit(
+        users, a1 - a2, e1 - e2, y)
+    assert set(fact.val_grid_) == {(1, 1.0), (2, 1.0)} and fact.rank_ in (1, 2)

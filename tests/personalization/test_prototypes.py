@@ -18,7 +18,7 @@ CENTRES = [[3.0, 0.0, 0.0, 0.0], [-3.0, 0.0, 0.0, 0.0], [0.0, 3.0, 0.0, 0.0]]
 
 @pytest.mark.parametrize("criterion", ["bic", "silhouette"])
 def test_model_selection_finds_the_number_of_clusters(criterion: str) -> None:
-    model = PrototypeModel(k_range=(1, 2, 3, 4, 5), criterion=criterion).fit(_clusters(CENTRES))
+    model = PrototypeModel(k_range=(1, 2, 3, 4), criterion=criterion).fit(_clusters(CENTRES, per=20))
     assert model.k_ == 3
     assert set(model.criterion_scores_) >= {2, 3, 4}
 
@@ -78,3 +78,16 @@ def test_state_round_trips_through_json_types() -> None:
     assert again.ids_ == model.ids_ and again.member_keys_[0] == "u0"
     probe = torch.tensor([[0.0, 3.0, 0.0, 0.0]], dtype=torch.float64)
     assert torch.allclose(again.assign(probe), model.assign(probe))
+
+
+def test_ids_follow_the_members_when_the_bank_changes_the_weight_space() -> None:
+    keys = [f"u{i}" for i in range(90)]
+    first = PrototypeModel(k_range=(3,)).fit(_clusters(CENTRES), user_keys=keys)
+    rotated = _clusters(CENTRES) @ torch.tensor([[0.0, 1, 0, 0], [1, 0, 0, 0], [0, 0, 0, 1], [0, 0, 1, 0]],
+                                                dtype=torch.float64)
+    rotated = torch.cat([rotated, torch.zeros(90, 2, dtype=torch.float64)], 1)  # a new bank with K = 6
+    second = PrototypeModel(k_range=(3,), seed=7).fit(rotated, user_keys=keys, previous=first)
+    for key_index in (0, 30, 60):
+        old = first.ids_[int(first.member_labels_[key_index])]
+        new = second.ids_[int(second.member_labels_[key_index])]
+        assert old == new

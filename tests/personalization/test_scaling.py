@@ -14,6 +14,14 @@ def _prototypes() -> PrototypeModel:
     return PrototypeModel(k_range=(2,), n_components=None).fit(weights)
 
 
+def test_confidence_along_probed_pairs_ignores_directions_the_votes_never_touched() -> None:
+    prototypes = _prototypes()
+    posterior = prototypes.posterior(torch.tensor([[1.0, 0.0]] * 20, dtype=torch.float64), torch.ones(20))
+    touched = user_confidence(posterior, prototypes, probe=torch.tensor([[1.0, 0.0]], dtype=torch.float64))
+    untouched = user_confidence(posterior, prototypes, probe=torch.tensor([[0.0, 1.0]], dtype=torch.float64))
+    assert touched > 0.5 > untouched
+
+
 def test_confidence_grows_with_votes() -> None:
     prototypes = _prototypes()
     diffs = torch.tensor([[1.0, 0.3]] * 30, dtype=torch.float64)
@@ -46,12 +54,12 @@ def test_votes_for_one_prototype_make_both_levels_agree_with_it() -> None:
 def test_an_individual_model_replaces_the_individual_level() -> None:
     prototypes = _prototypes()
     posterior = prototypes.posterior(torch.zeros(0, 2), torch.zeros(0))
-    individual = UserRewardModel(prior_precision=100.0).fit(torch.tensor([[0.0, 1.0]], dtype=torch.float64),
-                                                            torch.tensor([1]))
-    probe = torch.tensor([[0.0, 5.0]], dtype=torch.float64)
+    individual = UserRewardModel(prior_precision=1.0).fit(torch.tensor([[0.0, 1.0]] * 8, dtype=torch.float64),
+                                                          torch.ones(8))
+    probe = torch.tensor([[0.0, 1.0]], dtype=torch.float64)  # the prototypes are indifferent along this axis
     proba = dual_granularity_proba(probe, posterior=posterior, prototypes=prototypes, individual=individual,
-                                   confidence=1.0)
-    assert proba[0] > 0.5
+                                   confidence=1.0, generator=torch.Generator().manual_seed(0))
+    assert proba[0] > 0.7
 
 
 def test_dual_granularity_score_ranks_candidates_for_reranking() -> None:

@@ -73,3 +73,18 @@ def wait_until(predicate: object, timeout: float = 20.0, interval: float = 0.05)
             return True
         time.sleep(interval)
     return False
+
+
+async def ws_communicator(user: object, path: str) -> object:
+    """A Channels test communicator for ``path``, signed in as ``user`` through a real session cookie."""
+    from asgiref.sync import sync_to_async
+    from channels.testing import WebsocketCommunicator
+    from django.test import Client
+
+    from webapp.asgi import application
+
+    client = Client()
+    await sync_to_async(client.force_login)(user)
+    cookie = f"sessionid={client.cookies['sessionid'].value}".encode()
+    return WebsocketCommunicator(application, path, headers=[
+        (b"cookie", cookie), (b"origin", b"http://127.0.0.1"), (b"host", b"127.0.0.1")])

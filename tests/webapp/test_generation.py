@@ -5,20 +5,14 @@ from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 
+from tests.conftest import ws_communicator
 from tests.factories import PromptFactory, UserFactory
-from webapp.asgi import application
 from webapp.generation.models import GenerationJob
 from webapp.generation.services import GenerationRejected, compare_start, prompt_from_user
 
 
 async def _socket(user, job_id) -> WebsocketCommunicator:
-    from django.test import Client
-
-    client = Client()
-    await sync_to_async(client.force_login)(user)
-    cookie = f"sessionid={client.cookies['sessionid'].value}".encode()
-    return WebsocketCommunicator(application, f"/ws/jobs/{job_id}/", headers=[
-        (b"cookie", cookie), (b"origin", b"http://127.0.0.1"), (b"host", b"127.0.0.1")])
+    return await ws_communicator(user, f"/ws/jobs/{job_id}/")
 
 
 @pytest.mark.django_db(transaction=True)

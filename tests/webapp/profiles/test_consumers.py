@@ -7,20 +7,13 @@ from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 
+from tests.conftest import ws_communicator
 from tests.factories import UserFactory
 from webapp.asgi import application
 
 
 async def _connect(user) -> WebsocketCommunicator:
-    from django.test import Client
-
-    client = Client()
-    await sync_to_async(client.force_login)(user)
-    cookie = f"sessionid={client.cookies['sessionid'].value}".encode()
-    communicator = WebsocketCommunicator(
-        application, "/ws/profile/", headers=[(b"cookie", cookie), (b"origin", b"http://127.0.0.1"),
-                                               (b"host", b"127.0.0.1")]
-    )
+    communicator = await ws_communicator(user, "/ws/profile/")
     connected, _ = await communicator.connect(timeout=10)
     assert connected
     return communicator

@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 
 from celery import Celery
-from celery.signals import worker_process_init
 from kombu import Queue
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "webapp.settings.base")
@@ -22,18 +21,6 @@ app.conf.task_routes = {
     "tailor.compare_run": {"queue": "gpu"},
 }
 app.autodiscover_tasks(["workers"], related_name="tasks", force=True)
-
-
-@worker_process_init.connect
-def _warm_up(**_: object) -> None:
-    """Import torch and the ML library when a worker process starts, not inside the first user's refit."""
-    import torch
-
-    import workers.refit  # noqa: F401
-    from workers.config import worker_config
-
-    if worker_config().torch_threads:
-        torch.set_num_threads(worker_config().torch_threads)
 
 
 @app.on_after_finalize.connect

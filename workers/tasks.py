@@ -5,9 +5,24 @@ from __future__ import annotations
 import logging
 
 from celery import shared_task
+from celery.signals import worker_process_init
 from django.db import OperationalError
 
 log = logging.getLogger(__name__)
+
+
+# Here, not in celery_app, so that the web process (which imports celery_app to enqueue) never sees it.
+@worker_process_init.connect
+def _warm_up(**_: object) -> None:
+    """Import torch and the ML library when a worker process starts, not inside the first user's refit."""
+    import torch
+
+    import workers.refit  # noqa: F401
+    from workers.config import worker_config
+
+    if worker_config().torch_threads:
+        torch.set_num_threads(worker_config().torch_threads)
+
 
 _RETRY = {
     "autoretry_for": (OperationalError,),

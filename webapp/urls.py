@@ -28,6 +28,7 @@ urlpatterns = [
     path("me/", profile_views.me, name="me"),
     path("me/data.json", profile_views.data_download, name="me-data"),
     path("me/delete/", profile_views.data_delete, name="me-delete"),
+    path("me/summary/", profile_views.summary_update, name="me-summary"),
     path("healthz", account_views.healthz, name="healthz"),
     path("admin/", admin.site.urls),
 ]

@@ -14,6 +14,7 @@ PROFILE_REFIT = "tailor.profile_refit"
 FEATURES_COMPUTE = "tailor.features_compute"
 PROFILES_RECONCILE = "tailor.profiles_reconcile"
 COMPARE_RUN = "tailor.compare_run"
+SUMMARY_APPLY = "tailor.summary_apply"
 
 
 def profile_refit_enqueue(*, user_id: int) -> None:
@@ -30,3 +31,8 @@ def features_compute_enqueue(*, response_ids: list[int]) -> None:
 def compare_run_enqueue(*, job_id: str) -> None:
     """Generate the default and the personalized answer of a job (loads the LM: ``gpu`` queue)."""
     transaction.on_commit(lambda: app.send_task(COMPARE_RUN, kwargs={"job_id": job_id}, queue="gpu"))
+
+
+def summary_apply_enqueue(*, user_id: int) -> None:
+    """Map an edited summary onto the axes and refit the profile with the nudged prior."""
+    transaction.on_commit(lambda: app.send_task(SUMMARY_APPLY, kwargs={"user_id": user_id}, queue="default"))

@@ -76,8 +76,11 @@ def profile_fit(*, user_id: int, bank_id: int, bank: BaseRewardBank) -> profile_
     votes = vote_selectors.votes_for_fit(user_id=user_id, up_to_id=all_votes["newest"] or 0)
     preference_votes = [v for v in votes if v.choice in _OUTCOME]
     k = bank.dim
+    profile = RewardProfile.objects.filter(user_id=user_id).first()
+    prior_mean = summary_prior_mean(bank, profile.summary_axes if profile is not None else {})
     model = UserRewardModel(
-        prior_precision=config.prior_precision, tie_strength=config.tie_strength, device=config.device
+        prior_mean=prior_mean, prior_precision=config.prior_precision, tie_strength=config.tie_strength,
+        device=config.device,
     )
     if preference_votes:
         left = _features(bank, [v.pair.left for v in preference_votes])  # (N, K)
@@ -93,11 +96,10 @@ def profile_fit(*, user_id: int, bank_id: int, bank: BaseRewardBank) -> profile_
         influential = [[float(preference_votes[i].pk), round(float(pull[i]), 4)] for i in top.tolist()
                        if outcomes[i] != OUTCOME_TIE and float(pull[i]) > 0]
     else:
-        w, cov = torch.zeros(k, dtype=torch.float64), torch.eye(k, dtype=torch.float64) / config.prior_precision
+        w, cov = prior_mean.clone(), torch.eye(k, dtype=torch.float64) / config.prior_precision
         influential = []
     from workers.learning import pairs_suggest, summary_refresh
 
-    profile = RewardProfile.objects.filter(user_id=user_id).first()
     stddevs = [math.sqrt(max(float(cov[i, i]), 0.0)) for i in range(k)]
     example = next((v for v in preference_votes if influential and v.pk == int(influential[0][0])), None)
     summary = summary_refresh(profile=profile, names=bank.names_, weights=w.tolist(), stddevs=stddevs,
@@ -109,6 +111,31 @@ def profile_fit(*, user_id: int, bank_id: int, bank: BaseRewardBank) -> profile_
         fitted_vote_id=all_votes["newest"] or 0, suggested_pairs=suggested,
         influential_votes=influential, summary=summary,
     )
+
+
+#: how far an edited summary moves the prior mean on an axis it mentions (in weight units; votes outweigh it)
+SUMMARY_NUDGE = 1.0
+
+
+def summary_prior_mean(bank: BaseRewardBank, summary_axes: dict[str, float]) -> torch.Tensor:
+    """Prior mean implied by the user's own words: ``SUMMARY_NUDGE × delta`` on each axis they mention."""
+    mean = torch.zeros(bank.dim, dtype=torch.float64)
+    for i, name in enumerate(bank.names_):
+        mean[i] = SUMMARY_NUDGE * float(summary_axes.get(name, 0.0))
+    return mean
+
+
+def summary_apply_run(*, user_id: int) -> int | None:
+    """Read the user's edited summary onto the axes, store the nudge, refit and push."""
+    from personalization.summaries import summary_to_axes
+
+    profile = RewardProfile.objects.filter(user_id=user_id).first()
+    if profile is None:
+        return None
+    axes = summary_to_axes(profile.summary) if profile.summary_edited else {}
+    RewardProfile.objects.filter(pk=profile.pk).update(summary_axes=axes)
+    RewardProfile.objects.filter(pk=profile.pk).update(fitted_vote_id=-1)  # force a refit with the new prior
+    return profile_refit_run(user_id=user_id)
 
 
 def profile_refit_run(*, user_id: int) -> int | None:

@@ -83,3 +83,11 @@ def prototypes_refit() -> int:
     from workers.learning import prototypes_refit_run
 
     return prototypes_refit_run()
+
+
+@shared_task(name="tailor.summary_apply", acks_late=True, soft_time_limit=60, time_limit=90, **_RETRY)
+def summary_apply(user_id: int) -> int | None:
+    """Read an edited summary back onto the axes (POPI) and refit with the prior it implies."""
+    from workers.refit import summary_apply_run
+
+    return summary_apply_run(user_id=int(user_id))

@@ -83,3 +83,28 @@ def test_prototypes_cluster_users_and_keep_their_ids_across_refits() -> None:
     assert Prototype.objects.get(key=first[users[0].pk]).name == "Plain and detailed"
     assert all(0.0 <= p.prototype_confidence <= 1.0 for p in RewardProfile.objects.all())
     assert BaseRewardBank.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_an_edited_summary_nudges_the_prior_and_says_what_changed(django_capture_on_commit_callbacks) -> None:
+    from webapp.profiles.services import SummaryRejected, summary_edit
+    from workers.refit import summary_apply_run
+
+    _pool()
+    user = UserFactory()
+    pair = selectors.pair_next(user=user, rng=random.Random(0))
+    services.vote_record(user=user, pair_id=pair.pk, idempotency_key=uuid.uuid4(), choice="tie")
+    profile_refit_run(user_id=user.pk)
+    before = RewardProfile.objects.get(user=user).weights
+    with pytest.raises(SummaryRejected):
+        summary_edit(user_id=user.pk, text="x" * 601)
+    with django_capture_on_commit_callbacks() as callbacks:
+        summary_edit(user_id=user.pk, text="I want short answers and I don't want jokes.")
+    assert len(callbacks) == 1  # the worker job that reads it onto the axes
+    summary_apply_run(user_id=user.pk)
+    profile = RewardProfile.objects.get(user=user)
+    assert profile.summary_edited and profile.summary.startswith("I want short")
+    assert profile.summary_axes["brevity"] > 0 and profile.summary_axes["humour"] < 0
+    names = profile.bank.names
+    assert profile.weights[names.index("brevity")] > before[names.index("brevity")]
+    assert profile.weights[names.index("humour")] < before[names.index("humour")]

@@ -46,6 +46,8 @@ class RewardProfile(models.Model):
     influential_votes = models.JSONField(default=list, blank=True)
     summary = models.TextField(blank=True)
     summary_edited = models.BooleanField(default=False)
+    # {axis: delta in [-1, 1]} read from the user's edited summary by a worker; it shifts the prior mean
+    summary_axes = models.JSONField(default=dict, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     def __str__(self) -> str:

@@ -95,6 +95,8 @@ class ProfileDetail:
     quality: Quality | None = None
     prototype_name: str = ""
     prototype_summary: str = ""
+    summary_edited: bool = False
+    summary_axes: dict[str, float] | None = None
 
 
 def profile_detail(*, user_id: int, confident_votes: int = 20) -> ProfileDetail:
@@ -129,7 +131,8 @@ def profile_detail(*, user_id: int, confident_votes: int = 20) -> ProfileDetail:
     return ProfileDetail(view=view, history=history, shaping=shaping, prototype_id=profile.prototype_id,
                          prototype_confidence=profile.prototype_confidence, summary=profile.summary,
                          quality=quality, prototype_name=str(prototype) if prototype else "",
-                         prototype_summary=prototype.summary if prototype else "")
+                         prototype_summary=prototype.summary if prototype else "",
+                         summary_edited=profile.summary_edited, summary_axes=profile.summary_axes or {})
 
 
 def user_data_export(*, user_id: int) -> dict[str, object]:

@@ -73,3 +73,30 @@ def bank_activate(*, version: int, encoder: str, names: list[str], state: dict[s
     return BaseRewardBank.objects.create(
         version=version, encoder=encoder, names=names, state=state, is_active=True, notes=notes
     )
+
+
+MAX_SUMMARY_CHARS = 600
+
+
+class SummaryRejected(ValueError):
+    """The edited summary cannot be stored; ``str(exc)`` is safe to show."""
+
+
+@transaction.atomic
+def summary_edit(*, user_id: int, text: str) -> RewardProfile:
+    """Keep the user's own words as their summary; a worker maps them onto the axes and nudges the prior.
+
+    An empty text hands the summary back to Tailor (the grounded summary is rewritten at the next refit).
+    """
+    from workers.enqueue import summary_apply_enqueue
+
+    text = text.strip()
+    if len(text) > MAX_SUMMARY_CHARS:
+        raise SummaryRejected(f"a summary is limited to {MAX_SUMMARY_CHARS} characters")
+    profile, _ = RewardProfile.objects.get_or_create(user_id=user_id)
+    profile.summary, profile.summary_edited = text, bool(text)
+    if not text:
+        profile.summary_axes = {}
+    profile.save(update_fields=["summary", "summary_edited", "summary_axes", "updated_at"])
+    summary_apply_enqueue(user_id=user_id)
+    return profile

@@ -11,6 +11,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from webapp.profiles.selectors import profile_detail, user_data_export
+from webapp.profiles.services import SummaryRejected, summary_edit
 from webapp.votes.services import user_data_delete
 from workers.enqueue import profile_refit_enqueue
 
@@ -39,4 +40,16 @@ def data_delete(request: HttpRequest) -> HttpResponse:
     deleted = user_data_delete(user=request.user)
     profile_refit_enqueue(user_id=request.user.pk)  # pushes the emptied profile to open pages
     messages.success(request, f"Deleted your {deleted} votes and your profile.")
+    return redirect("me")
+
+
+@login_required
+@require_POST
+def summary_update(request: HttpRequest) -> HttpResponse:
+    try:
+        summary_edit(user_id=request.user.pk, text=request.POST.get("summary", ""))
+    except SummaryRejected as exc:
+        messages.error(request, f"Summary not saved: {exc}")
+        return redirect("me")
+    messages.success(request, "Summary saved: Tailor is reading it onto your axes; your profile updates in a moment.")
     return redirect("me")

@@ -46,3 +46,16 @@ def test_profile_page_needs_login_and_shows_hooks(client) -> None:
     html = client.get("/me/").content.decode()
     for hook in ("profile-panel", "weights-chart", "prototype-badge", "download-data", "delete-data"):
         assert f'data-testid="{hook}"' in html
+
+
+@pytest.mark.django_db
+def test_summary_edit_is_kept_and_too_long_is_refused(client) -> None:
+    user = UserFactory()
+    client.force_login(user)
+    client.post("/me/summary/", {"summary": "z" * 700})
+    assert not RewardProfile.objects.filter(user=user, summary_edited=True).exists()
+    response = client.post("/me/summary/", {"summary": "Plain words, no lists please."}, follow=True)
+    assert "Summary saved" in response.content.decode()
+    profile = RewardProfile.objects.get(user=user)
+    assert profile.summary_edited and profile.summary == "Plain words, no lists please."
+    assert 'data-testid="summary-edit"' in response.content.decode()

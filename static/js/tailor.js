@@ -12,7 +12,8 @@
   }
 
   function prepare(root) {
-    // One key per shown pair: a double click or a resubmission sends the same key, so it counts once.
+    // One key per shown pair (the server renders one; made here if a cached page lacks it): a double click or
+    // a resubmission sends the same key, so it counts once.
     root.querySelectorAll("form.vote-form").forEach(function (form) {
       var key = form.querySelector("[data-idempotency]");
       if (key && !key.value) key.value = uuid4();
@@ -59,16 +60,16 @@
     });
     prepare(document);
     document.body.addEventListener("htmx:load", function (e) { prepare(e.target); });
-    document.body.addEventListener("htmx:configRequest", function (e) {
-      var form = e.target.closest && e.target.closest("form.vote-form");
-      if (!form) return;
-      // A fast voter can submit before htmx:load has prepared the new form: make the key here too.
+    // Capture phase: runs before htmx's own submit handler reads the form's values.
+    document.addEventListener("submit", function (e) {
+      var form = e.target;
+      if (!form.classList || !form.classList.contains("vote-form")) return;
       var key = form.querySelector("[data-idempotency]");
       if (key && !key.value) key.value = uuid4();
-      if (key) e.detail.parameters.idempotency_key = key.value;
-      if (!form.dataset.shownAt) form.dataset.shownAt = String(performance.now());
-      e.detail.parameters.time_to_vote_ms = String(Math.round(performance.now() - Number(form.dataset.shownAt)));
-    });
+      var shown = Number(form.dataset.shownAt || performance.now());
+      var time = form.querySelector("[data-time-to-vote]");
+      if (time) time.value = String(Math.round(performance.now() - shown));
+    }, true);
     document.body.addEventListener("click", function (e) {
       var more = e.target.closest && e.target.closest(".show-more");
       if (more) {

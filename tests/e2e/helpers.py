@@ -32,8 +32,12 @@ def sign_in(page, base: str, *, username: str = "carol", onboarded: bool = True)
 
 
 def wait_for_pair_change(page, previous: str) -> str:
-    page.wait_for_function(
-        "prev => { const f = document.querySelector('form.vote-form'); return f && f.dataset.pair !== prev; }",
-        arg=previous, timeout=15_000,
-    )
+    try:
+        page.wait_for_function(
+            "prev => { const f = document.querySelector('form.vote-form'); return f && f.dataset.pair !== prev; }",
+            arg=previous, timeout=15_000,
+        )
+    except Exception as exc:  # say what the page says, not just that it timed out
+        error = page.locator('[data-testid="vote-error"]')
+        raise AssertionError(f"pair did not change; page says: {error.all_inner_texts()}") from exc
     return page.locator("form.vote-form").get_attribute("data-pair")

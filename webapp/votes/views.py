@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
@@ -31,6 +33,8 @@ def _render(request: HttpRequest, *, error: str = "", notice: str = "", status: 
         "confident_votes": confident,
         "profile": profile_get(user_id=request.user.pk, confident_votes=confident),
         "onboarding": progress.votes_total == 0,
+        # one key per rendered form: however often this form is submitted, it is one vote (works without JS)
+        "idempotency_key": uuid.uuid4(),
     }
     template = "votes/vote.html#pair" if request.htmx else "votes/vote.html"
     return render(request, template, context, status=status)

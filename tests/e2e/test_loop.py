@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from tests.factories import PromptFactory, ResponseFactory
 from webapp.votes.models import Vote
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-DOCS = Path(__file__).resolve().parents[2] / "docs"
 
 
 def _pool(prompts: int = 4) -> None:
@@ -23,7 +20,7 @@ def _pool(prompts: int = 4) -> None:
                         axis_scores=[0.6, 0, .1, .6, .4, 0, 0, .5])
 
 
-def test_sign_up_vote_and_see_the_profile_pushed_live(page, live_asgi, celery_worker_live) -> None:
+def test_sign_up_vote_and_see_the_profile_pushed_live(page, live_asgi, celery_worker_live, shots) -> None:
     _pool()
     page.goto(f"{live_asgi}/accounts/signup/")
     page.fill("#id_username", "alice")
@@ -47,8 +44,7 @@ def test_sign_up_vote_and_see_the_profile_pushed_live(page, live_asgi, celery_wo
     page.wait_for_selector('[data-testid="profile-panel"][data-version="3"]', timeout=20_000)
     assert page.locator('[data-testid="vote-count"]').inner_text() == "3"
     assert list(Vote.objects.order_by("id").values_list("choice", flat=True)) == ["left", "tie", "right"]
-    DOCS.mkdir(exist_ok=True)
-    page.screenshot(path=str(DOCS / "vote-page.png"), full_page=True)
+    page.screenshot(path=str(shots / "vote-page.png"), full_page=True)
 
 
 def test_login_then_double_click_counts_once(page, live_asgi, celery_worker_live) -> None:

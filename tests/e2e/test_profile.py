@@ -12,10 +12,9 @@ from webapp.profiles.models import RewardProfile
 from webapp.votes.models import Pair, Vote
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-DOCS = Path(__file__).resolve().parents[2] / "docs"
 
 
-def test_profile_page_updates_live_when_a_vote_lands_elsewhere(browser, page, live_asgi, celery_worker_live) -> None:
+def test_profile_page_updates_live_when_a_vote_lands_elsewhere(browser, page, live_asgi, celery_worker_live, shots) -> None:
     pool(prompts=4)
     sign_in(page, live_asgi)
     profile_tab = page.context.new_page()  # the same user, /me/ open in a second tab
@@ -31,8 +30,7 @@ def test_profile_page_updates_live_when_a_vote_lands_elsewhere(browser, page, li
     assert profile_tab.locator('[data-testid="vote-count"]').inner_text() == "3"
     assert profile_tab.locator('[data-testid="prototype-badge"]').is_visible()
     assert profile_tab.locator('[data-testid="shaping-votes"] li').count() >= 1
-    DOCS.mkdir(exist_ok=True)
-    profile_tab.screenshot(path=str(DOCS / "profile-page.png"), full_page=True)
+    profile_tab.screenshot(path=str(shots / "profile-page.png"), full_page=True)
 
 
 def test_download_and_delete_my_data(page, live_asgi, celery_worker_live) -> None:

@@ -3,8 +3,6 @@ dark mode."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from tests.e2e.helpers import pool, sign_in, wait_for_pair_change
@@ -12,7 +10,6 @@ from tests.factories import PromptFactory, ResponseFactory
 from webapp.votes.models import Pair, Vote
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-DOCS = Path(__file__).resolve().parents[2] / "docs"
 
 
 def test_keyboard_only_voting_of_ten_pairs(page, live_asgi) -> None:
@@ -67,7 +64,7 @@ def test_script_in_an_answer_is_shown_as_text(page, live_asgi) -> None:
     assert "<b>hi</b>" in page.locator('[data-testid="prompt"]').inner_text()
 
 
-def test_phone_viewport_is_usable(browser, live_asgi) -> None:
+def test_phone_viewport_is_usable(browser, live_asgi, shots) -> None:
     pool(prompts=2)
     context = browser.new_context(viewport={"width": 375, "height": 740}, is_mobile=True, has_touch=True)
     page = context.new_page()
@@ -80,12 +77,11 @@ def test_phone_viewport_is_usable(browser, live_asgi) -> None:
     page.tap('[data-testid="vote-right"]')
     wait_for_pair_change(page, pair)
     assert Vote.objects.filter(user=user).count() == 1
-    DOCS.mkdir(exist_ok=True)
-    page.screenshot(path=str(DOCS / "vote-phone.png"))
+    page.screenshot(path=str(shots / "vote-phone.png"))
     context.close()
 
 
-def test_dark_mode_toggle_persists(page, live_asgi) -> None:
+def test_dark_mode_toggle_persists(page, live_asgi, shots) -> None:
     pool(prompts=1)
     sign_in(page, live_asgi)
     light_bg = page.evaluate("getComputedStyle(document.body).backgroundColor")
@@ -96,8 +92,7 @@ def test_dark_mode_toggle_persists(page, live_asgi) -> None:
     page.reload()
     assert page.evaluate("document.documentElement.dataset.theme") == "dark"
     assert page.evaluate("getComputedStyle(document.body).backgroundColor") == dark_bg
-    DOCS.mkdir(exist_ok=True)
-    page.screenshot(path=str(DOCS / "vote-dark.png"))
+    page.screenshot(path=str(shots / "vote-dark.png"))
 
 
 def test_first_visit_shows_onboarding_and_shortcut_help(page, live_asgi) -> None:

@@ -21,6 +21,7 @@ from webapp.profiles.models import RewardProfile
 from webapp.votes import selectors as vote_selectors
 from webapp.votes.models import Vote
 from workers.config import worker_config
+from workers.learning import pairs_suggest, summary_refresh
 
 log = logging.getLogger(__name__)
 
@@ -98,10 +99,9 @@ def profile_fit(*, user_id: int, bank_id: int, bank: BaseRewardBank) -> profile_
     else:
         w, cov = prior_mean.clone(), torch.eye(k, dtype=torch.float64) / config.prior_precision
         influential = []
-    from workers.learning import pairs_suggest, summary_refresh
-
     stddevs = [math.sqrt(max(float(cov[i, i]), 0.0)) for i in range(k)]
-    example = next((v for v in preference_votes if influential and v.pk == int(influential[0][0])), None)
+    top_id = int(influential[0][0]) if influential else None
+    example = next((v for v in preference_votes if v.pk == top_id), None)
     summary = summary_refresh(profile=profile, names=bank.names_, weights=w.tolist(), stddevs=stddevs,
                               example_vote=example)
     suggested = pairs_suggest(user_id=user_id, bank=bank, weights=w, covariance=cov,
@@ -133,8 +133,8 @@ def summary_apply_run(*, user_id: int) -> int | None:
     if profile is None:
         return None
     axes = summary_to_axes(profile.summary) if profile.summary_edited else {}
-    RewardProfile.objects.filter(pk=profile.pk).update(summary_axes=axes)
-    RewardProfile.objects.filter(pk=profile.pk).update(fitted_vote_id=-1)  # force a refit with the new prior
+    # fitted_vote_id = -1 marks the profile as behind, so the refit below (or the reconciler) uses the new prior
+    RewardProfile.objects.filter(pk=profile.pk).update(summary_axes=axes, fitted_vote_id=-1)
     return profile_refit_run(user_id=user_id)
 
 

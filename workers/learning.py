@@ -27,25 +27,32 @@ MIN_PROTOTYPE_USERS = 4
 MIN_PROTOTYPE_VOTES = 3
 
 
-_POOL_CACHE: dict[tuple[int, int, int], dict[int, torch.Tensor]] = {}
+_POOL_CACHE: dict[tuple[int, int, int], tuple[dict[int, torch.Tensor], dict[int, int]]] = {}
 
 
-def _pool_features(bank: BaseRewardBank, responses: list[Response]) -> dict[int, torch.Tensor]:
-    """φ of every pool response, cached per process until the bank or the pool changes."""
+def _pool(bank: BaseRewardBank) -> tuple[dict[int, torch.Tensor], dict[int, int]]:
+    """φ and prompt id of every pool response with features, cached per process until the bank or the pool
+    changes (checked with one aggregate query, so a warm refit does not reload the pool)."""
+    from django.db.models import Count, Max
+
     from workers.refit import embedding_tensor
 
-    key = (bank.version, len(responses), max(r.pk for r in responses))
-    if key in _POOL_CACHE:
-        return _POOL_CACHE[key]
-
-    scores = torch.tensor([r.axis_scores for r in responses], dtype=torch.float32)  # (N, A)
-    if bank.n_latent:
-        embeddings = torch.stack([embedding_tensor(r) for r in responses])  # (N, d)
-        features = bank.features(scores, embeddings)
-    else:
-        features = bank.features(scores)
-    _POOL_CACHE.clear()
-    _POOL_CACHE[key] = {r.pk: features[i] for i, r in enumerate(responses)}
+    pool = Response.objects.exclude(axis_scores=None).exclude(embedding=None)
+    stats = pool.aggregate(n=Count("id"), newest=Max("id"))
+    key = (bank.version, stats["n"], stats["newest"] or 0)
+    if key not in _POOL_CACHE:
+        responses = list(pool.only("id", "prompt_id", "axis_scores", "embedding").order_by("id")[:5000])
+        features: dict[int, torch.Tensor] = {}
+        if responses:
+            scores = torch.tensor([r.axis_scores for r in responses], dtype=torch.float32)  # (N, A)
+            if bank.n_latent:
+                embeddings = torch.stack([embedding_tensor(r) for r in responses])  # (N, d)
+                matrix = bank.features(scores, embeddings)
+            else:
+                matrix = bank.features(scores)
+            features = {r.pk: matrix[i] for i, r in enumerate(responses)}
+        _POOL_CACHE.clear()
+        _POOL_CACHE[key] = (features, {r.pk: r.prompt_id for r in responses})
     return _POOL_CACHE[key]
 
 
@@ -54,14 +61,13 @@ def pairs_suggest(
     seed: int,
 ) -> list[list[int]]:
     """The most informative unseen same-prompt pairs under the user's posterior (PReF active selection)."""
-    responses = list(Response.objects.exclude(axis_scores=None).exclude(embedding=None)
-                     .only("id", "prompt_id", "axis_scores", "embedding")[:5000])
-    if len(responses) < 2:
+    features, prompt_of = _pool(bank)
+    if len(features) < 2:
         return []
     seen = {frozenset(p) for p in Pair.objects.filter(user_id=user_id).values_list("left_id", "right_id")}
     by_prompt: dict[int, list[int]] = {}
-    for r in responses:
-        by_prompt.setdefault(r.prompt_id, []).append(r.pk)
+    for response_id, prompt_id in prompt_of.items():
+        by_prompt.setdefault(prompt_id, []).append(response_id)
     rng = random.Random(seed)
     candidates: list[tuple[int, int]] = []
     prompts = list(by_prompt.values())
@@ -76,7 +82,6 @@ def pairs_suggest(
             break
     if not candidates:
         return []
-    features = _pool_features(bank, responses)
     diffs = torch.stack([features[a] - features[b] for a, b in candidates]).double()  # (M, K)
     utilities = pair_utilities(diffs, weights=weights, covariance=covariance, strategy="information",
                                tie_strength=tie_strength, generator=torch.Generator().manual_seed(seed))

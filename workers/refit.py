@@ -58,14 +58,19 @@ def bank_ensure() -> tuple[int, BaseRewardBank]:
     return row.pk, bank
 
 
-def _features(bank: BaseRewardBank, responses: list[Response]) -> torch.Tensor:
-    if any(r.axis_scores is None for r in responses):
+def _features(bank: BaseRewardBank, scores: list[list[float] | None], response_ids: list[int]) -> torch.Tensor:
+    """φ (N, K) from raw axis scores; embeddings are read only when the bank has latent bases."""
+    if any(row is None for row in scores):
         raise FeaturesMissing("a voted response has no axis scores yet")
-    scores = torch.tensor([r.axis_scores for r in responses], dtype=torch.float32)  # (N, A)
+    axes = torch.tensor(scores, dtype=torch.float32)  # (N, A)
     if bank.n_latent == 0:
-        return bank.features(scores)
-    embeddings = torch.stack([embedding_tensor(r) for r in responses])  # (N, d)
-    return bank.features(scores, embeddings)
+        return bank.features(axes)
+    stored = dict(Response.objects.filter(pk__in=set(response_ids)).values_list("pk", "embedding"))
+    if any(stored.get(pk) is None for pk in response_ids):
+        raise FeaturesMissing("a voted response has no embedding yet")
+    embeddings = torch.stack([torch.frombuffer(bytearray(bytes(stored[pk])), dtype=torch.float32)
+                              for pk in response_ids])  # (N, d)
+    return bank.features(axes, embeddings)
 
 
 def profile_fit(*, user_id: int, bank_id: int, bank: BaseRewardBank) -> profile_services.ProfileFit:
@@ -84,8 +89,10 @@ def profile_fit(*, user_id: int, bank_id: int, bank: BaseRewardBank) -> profile_
         device=config.device,
     )
     if preference_votes:
-        left = _features(bank, [v.pair.left for v in preference_votes])  # (N, K)
-        right = _features(bank, [v.pair.right for v in preference_votes])  # (N, K)
+        left = _features(bank, [v.left_scores for v in preference_votes],
+                         [v.left_id for v in preference_votes])  # (N, K)
+        right = _features(bank, [v.right_scores for v in preference_votes],
+                          [v.right_id for v in preference_votes])  # (N, K)
         outcomes = torch.tensor([_OUTCOME[v.choice] for v in preference_votes])  # (N,)
         weights = torch.tensor([STRENGTH_WEIGHT[v.strength] for v in preference_votes], dtype=torch.float64)
         diffs = left - right  # (N, K)
@@ -94,14 +101,15 @@ def profile_fit(*, user_id: int, bank_id: int, bank: BaseRewardBank) -> profile_
         # how much each vote pulls the weights its way: strength × margin of the observed side under w
         pull = weights * outcomes.double() * (diffs.double() @ w)  # (N,)
         top = torch.argsort(pull, descending=True)[:INFLUENTIAL_VOTES]
-        influential = [[float(preference_votes[i].pk), round(float(pull[i]), 4)] for i in top.tolist()
+        influential = [[float(preference_votes[i].id), round(float(pull[i]), 4)] for i in top.tolist()
                        if outcomes[i] != OUTCOME_TIE and float(pull[i]) > 0]
     else:
         w, cov = prior_mean.clone(), torch.eye(k, dtype=torch.float64) / config.prior_precision
         influential = []
     stddevs = [math.sqrt(max(float(cov[i, i]), 0.0)) for i in range(k)]
     top_id = int(influential[0][0]) if influential else None
-    example = next((v for v in preference_votes if v.pk == top_id), None)
+    example = (Vote.objects.select_related("pair__prompt", "pair__left", "pair__right").filter(pk=top_id).first()
+               if top_id is not None else None)
     summary = summary_refresh(profile=profile, names=bank.names_, weights=w.tolist(), stddevs=stddevs,
                               example_vote=example)
     suggested = pairs_suggest(user_id=user_id, bank=bank, weights=w, covariance=cov,

@@ -116,17 +116,32 @@ def pair_next(*, user: AbstractBaseUser, rng: random.Random | None = None) -> Pa
     return _random(user, rng, seen)
 
 
-def votes_for_fit(*, user_id: int, up_to_id: int) -> list[Vote]:
-    """Every stored vote of a user with both responses, oldest first (the refit's whole input).
+@dataclass(frozen=True)
+class FitVote:
+    """What a refit needs of one vote: no model instances, no texts (the refit reads only these columns)."""
+
+    id: int
+    choice: str
+    strength: int
+    left_id: int
+    right_id: int
+    left_scores: list[float] | None
+    right_scores: list[float] | None
+
+
+def votes_for_fit(*, user_id: int, up_to_id: int) -> list[FitVote]:
+    """Every stored preference-bearing vote of a user up to ``up_to_id``, oldest first (the refit's whole input).
 
     Gold and repeat pairs are quality checks, not preferences, so they are left out of the fit.
     """
-    return list(
+    rows = (
         Vote.objects.filter(user_id=user_id, id__lte=up_to_id,
                             pair__source__in=[Pair.Source.ACTIVE, Pair.Source.RANDOM, Pair.Source.COMPARE])
-        .select_related("pair__left", "pair__right", "pair__prompt")
         .order_by("id")
+        .values_list("id", "choice", "strength", "pair__left_id", "pair__right_id", "pair__left__axis_scores",
+                     "pair__right__axis_scores")
     )
+    return [FitVote(*row) for row in rows]
 
 
 @dataclass(frozen=True)

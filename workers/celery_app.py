@@ -33,3 +33,6 @@ def _schedule(sender: Celery, **_: object) -> None:
     sender.add_periodic_task(
         settings.PROTOTYPES_INTERVAL_SECONDS, sender.signature("tailor.prototypes_refit"), name="refit prototypes"
     )
+    sender.add_periodic_task(
+        settings.BANK_REFIT_INTERVAL_SECONDS, sender.signature("tailor.bank_refit"), name="refit base rewards"
+    )

@@ -153,3 +153,56 @@ def prototypes_refit_run() -> int:
             profile_push(user_id=uid, version=version)
     log.info("prototypes v%d: k=%d over %d users", fit.version, model.k_, len(user_ids))
     return model.k_
+
+
+MIN_BANK_USERS = 8
+MIN_BANK_VOTES = 5
+
+
+def bank_refit_run() -> int | None:
+    """Refit the latent base rewards from everyone's preference votes (PReF / LoRe low-rank factorization).
+
+    Stores the result as the next bank version and makes it active; every profile is then behind its bank, so
+    the reconciler refits each one onto the new bank from its stored votes. Returns the new version, or None
+    when there are too few voters to learn shared bases.
+    """
+    from django.db.models import Count
+
+    from personalization.factorization import FactorizationConfig, bank_refit
+    from webapp.profiles import services as profile_services
+    from workers.refit import _OUTCOME, STRENGTH_WEIGHT, bank_ensure
+
+    _, bank = bank_ensure()
+    sources = [Pair.Source.ACTIVE, Pair.Source.RANDOM, Pair.Source.COMPARE]
+    votes = Vote.objects.filter(pair__source__in=sources, choice__in=list(_OUTCOME))
+    voters = [row["user_id"] for row in votes.values("user_id").annotate(n=Count("id"))
+              if row["n"] >= MIN_BANK_VOTES]
+    if len(voters) < MIN_BANK_USERS:
+        log.info("bank refit: %d users with %d+ votes, need %d", len(voters), MIN_BANK_VOTES, MIN_BANK_USERS)
+        return None
+    rows = list(votes.filter(user_id__in=voters).exclude(pair__left__embedding=None)
+                .exclude(pair__right__embedding=None).exclude(pair__left__axis_scores=None)
+                .exclude(pair__right__axis_scores=None)
+                .values_list("user_id", "choice", "strength", "pair__left__axis_scores", "pair__right__axis_scores",
+                             "pair__left__embedding", "pair__right__embedding"))
+
+    def emb(raw: bytes) -> torch.Tensor:
+        return torch.frombuffer(bytearray(bytes(raw)), dtype=torch.float32)
+
+    new_bank, _ = bank_refit(
+        bank=bank,
+        users=[r[0] for r in rows],
+        axes_first=torch.tensor([r[3] for r in rows], dtype=torch.float32),
+        axes_second=torch.tensor([r[4] for r in rows], dtype=torch.float32),
+        emb_first=torch.stack([emb(r[5]) for r in rows]),
+        emb_second=torch.stack([emb(r[6]) for r in rows]),
+        outcomes=torch.tensor([_OUTCOME[r[1]] for r in rows]),
+        sample_weight=torch.tensor([STRENGTH_WEIGHT[r[2]] for r in rows], dtype=torch.float64),
+        config=FactorizationConfig(),
+    )
+    row = profile_services.bank_activate(
+        version=new_bank.version, encoder=new_bank.encoder, names=new_bank.names_, state=new_bank.to_state(),
+        notes=f"named axes + {new_bank.n_latent} latent bases from {len(rows)} votes of {len(voters)} users",
+    )
+    log.info("bank v%d active: %d latent bases", row.version, new_bank.n_latent)
+    return int(row.version)

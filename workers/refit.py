@@ -156,10 +156,11 @@ def profile_refit_run(*, user_id: int) -> int | None:
     if not get_user_model().objects.filter(pk=user_id).exists():
         return None  # user deleted meanwhile: nothing to fit
     for _ in range(MAX_CLAIM_ATTEMPTS):
-        current = RewardProfile.objects.filter(user_id=user_id).values("version", "fitted_vote_id").first()
+        current = RewardProfile.objects.filter(user_id=user_id).values("version", "fitted_vote_id", "bank_id").first()
         newest = Vote.objects.filter(user_id=user_id).aggregate(m=Max("id"))["m"] or 0
         expected = current["version"] if current else 0
-        if current is not None and current["fitted_vote_id"] == newest and expected > 0:
+        up_to_date = current is not None and current["fitted_vote_id"] == newest and expected > 0
+        if up_to_date and current["bank_id"] == profile_selectors.bank_active_id():
             return None
         bank_id, bank = bank_ensure()
         fit = profile_fit(user_id=user_id, bank_id=bank_id, bank=bank)

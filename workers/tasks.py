@@ -91,3 +91,11 @@ def summary_apply(user_id: int) -> int | None:
     from workers.refit import summary_apply_run
 
     return summary_apply_run(user_id=int(user_id))
+
+
+@shared_task(name="tailor.bank_refit", soft_time_limit=1800, time_limit=1900)
+def bank_refit() -> int | None:
+    """Refit the shared latent base rewards from everyone's votes; profiles follow through the reconciler."""
+    from workers.learning import bank_refit_run
+
+    return bank_refit_run()

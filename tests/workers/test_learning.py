@@ -108,3 +108,44 @@ def test_an_edited_summary_nudges_the_prior_and_says_what_changed(django_capture
     names = profile.bank.names
     assert profile.weights[names.index("brevity")] > before[names.index("brevity")]
     assert profile.weights[names.index("humour")] < before[names.index("humour")]
+
+
+@pytest.mark.django_db
+def test_bank_refit_learns_latent_bases_and_profiles_move_onto_the_new_bank() -> None:
+    import torch
+
+    from webapp.profiles.selectors import profiles_behind
+    from workers.learning import bank_refit_run
+
+    gen = torch.Generator().manual_seed(0)
+    direction = torch.randn(384, generator=gen)
+    prompts = [PromptFactory() for _ in range(12)]
+    responses = []
+    for prompt in prompts:
+        for _ in range(4):
+            vector = torch.randn(384, generator=gen)
+            responses.append(ResponseFactory(prompt=prompt, axis_scores=[0.5] * 8,
+                                             embedding=vector.numpy().tobytes()))
+    by_prompt = {}
+    for r in responses:
+        by_prompt.setdefault(r.prompt_id, []).append(r)
+    users = [UserFactory() for _ in range(10)]
+    for u_index, user in enumerate(users):
+        sign = 1.0 if u_index % 2 else -1.0  # two kinds of users, seen only through the embeddings
+        for group in by_prompt.values():
+            for a, b in ((group[0], group[1]), (group[2], group[3])):
+                pair = services.pair_create(user=user, left=a, right=b, source="random")
+                ea = torch.frombuffer(bytearray(a.embedding), dtype=torch.float32)
+                eb = torch.frombuffer(bytearray(b.embedding), dtype=torch.float32)
+                choice = "left" if sign * float((ea - eb) @ direction) > 0 else "right"
+                services.vote_record(user=user, pair_id=pair.pk, idempotency_key=uuid.uuid4(), choice=choice)
+        profile_refit_run(user_id=user.pk)
+    assert profiles_behind() == []
+    version = bank_refit_run()
+    assert version == 2
+    active = BaseRewardBank.objects.get(is_active=True)
+    assert active.version == 2 and len(active.names) > 8 and active.names[8].startswith("latent")
+    assert set(profiles_behind()) == {u.pk for u in users}  # every profile now refits onto bank v2
+    profile_refit_run(user_id=users[0].pk)
+    profile = RewardProfile.objects.get(user=users[0])
+    assert profile.bank_id == active.pk and len(profile.weights) == len(active.names)

@@ -62,6 +62,10 @@ def bank_active() -> BaseRewardBank | None:
     return BaseRewardBank.objects.filter(is_active=True).first()
 
 
+def bank_active_id() -> int | None:
+    return BaseRewardBank.objects.filter(is_active=True).values_list("pk", flat=True).first()
+
+
 def profiles_behind(limit: int = 500) -> list[int]:
     """Users whose newest vote is newer than what their profile was fitted on (or who have no profile yet)."""
     newest = Vote.objects.values("user_id").annotate(newest=Max("id"))
@@ -70,6 +74,11 @@ def profiles_behind(limit: int = 500) -> list[int]:
     # Profiles whose votes were all deleted still need a refit back to the prior.
     voters = {row["user_id"] for row in newest}
     behind += [uid for uid, vid in fitted.items() if vid and uid not in voters]
+    # A new bank version: every profile is refitted onto it from its stored votes.
+    active = BaseRewardBank.objects.filter(is_active=True).values_list("pk", flat=True).first()
+    if active is not None:
+        stale = RewardProfile.objects.exclude(bank_id=active).exclude(bank_id=None)
+        behind += [uid for uid in stale.values_list("user_id", flat=True) if uid not in behind]
     return behind[:limit]
 
 

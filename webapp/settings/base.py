@@ -119,6 +119,7 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE_FILENAME = str(TAILOR_HOME / "celerybeat-schedule")
 RECONCILE_INTERVAL_SECONDS = env.float("RECONCILE_INTERVAL_SECONDS", default=30.0)
 PROTOTYPES_INTERVAL_SECONDS = env.float("PROTOTYPES_INTERVAL_SECONDS", default=300.0)
+BANK_REFIT_INTERVAL_SECONDS = env.float("BANK_REFIT_INTERVAL_SECONDS", default=3600.0)
 
 # --- auth ---------------------------------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [

@@ -156,6 +156,7 @@ def prototypes_refit_run() -> int:
 
 
 MIN_BANK_USERS = 8
+META_STEPS = 200
 MIN_BANK_VOTES = 5
 
 
@@ -169,6 +170,7 @@ def bank_refit_run() -> int | None:
     from django.db.models import Count
 
     from personalization.factorization import FactorizationConfig, bank_refit
+    from personalization.meta import MetaPrior
     from webapp.profiles import services as profile_services
     from workers.refit import _OUTCOME, STRENGTH_WEIGHT, bank_ensure
 
@@ -189,19 +191,24 @@ def bank_refit_run() -> int | None:
     def emb(raw: bytes) -> torch.Tensor:
         return torch.frombuffer(bytearray(bytes(raw)), dtype=torch.float32)
 
+    users = [r[0] for r in rows]
+    axes_first = torch.tensor([r[3] for r in rows], dtype=torch.float32)  # (N, A)
+    axes_second = torch.tensor([r[4] for r in rows], dtype=torch.float32)  # (N, A)
+    emb_first = torch.stack([emb(r[5]) for r in rows])  # (N, d)
+    emb_second = torch.stack([emb(r[6]) for r in rows])  # (N, d)
+    outcomes = torch.tensor([_OUTCOME[r[1]] for r in rows])  # (N,)
     new_bank, _ = bank_refit(
-        bank=bank,
-        users=[r[0] for r in rows],
-        axes_first=torch.tensor([r[3] for r in rows], dtype=torch.float32),
-        axes_second=torch.tensor([r[4] for r in rows], dtype=torch.float32),
-        emb_first=torch.stack([emb(r[5]) for r in rows]),
-        emb_second=torch.stack([emb(r[6]) for r in rows]),
-        outcomes=torch.tensor([_OUTCOME[r[1]] for r in rows]),
+        bank=bank, users=users, axes_first=axes_first, axes_second=axes_second, emb_first=emb_first,
+        emb_second=emb_second, outcomes=outcomes,
         sample_weight=torch.tensor([STRENGTH_WEIGHT[r[2]] for r in rows], dtype=torch.float64),
         config=FactorizationConfig(),
     )
+    # MRM: the prior that makes a new user's first votes go furthest on this bank, learned across its users.
+    diffs = new_bank.pair_diffs(axes_first, emb_first, axes_second, emb_second)  # (N, K)
+    prior = MetaPrior(meta_steps=META_STEPS).fit(users, diffs, outcomes)
+    state = {**new_bank.to_state(), "prior": prior.to_state()}
     row = profile_services.bank_activate(
-        version=new_bank.version, encoder=new_bank.encoder, names=new_bank.names_, state=new_bank.to_state(),
+        version=new_bank.version, encoder=new_bank.encoder, names=new_bank.names_, state=state,
         notes=f"named axes + {new_bank.n_latent} latent bases from {len(rows)} votes of {len(voters)} users",
     )
     log.info("bank v%d active: %d latent bases", row.version, new_bank.n_latent)

@@ -17,6 +17,7 @@ from personalization.user_model import OUTCOME_FIRST, OUTCOME_SECOND, OUTCOME_TI
 from webapp.catalog.models import Response
 from webapp.profiles import selectors as profile_selectors
 from webapp.profiles import services as profile_services
+from webapp.profiles.models import BaseRewardBank as BaseRewardBankRow
 from webapp.profiles.models import RewardProfile
 from webapp.votes import selectors as vote_selectors
 from webapp.votes.models import Vote
@@ -58,6 +59,21 @@ def bank_ensure() -> tuple[int, BaseRewardBank]:
     return row.pk, bank
 
 
+@lru_cache(maxsize=4)
+def bank_prior(bank_id: int, version: int) -> tuple[torch.Tensor | None, float | torch.Tensor]:
+    """The bank's meta-learned prior (MRM) when its refit learned one: (mean (K,), precision (K,)); else the
+    configured isotropic precision and no mean. Bank rows never change once written, so this caches by id and
+    version."""
+    from personalization.meta import MetaPrior
+
+    state = (BaseRewardBankRow.objects.filter(pk=bank_id, version=version).values_list("state", flat=True).first()
+             or {})
+    if "prior" not in state:
+        return None, worker_config().prior_precision
+    prior = MetaPrior.from_state(state["prior"])
+    return prior.mean_.double(), prior.precision_.double()
+
+
 def _features(bank: BaseRewardBank, scores: list[list[float] | None], response_ids: list[int]) -> torch.Tensor:
     """φ (N, K) from raw axis scores; embeddings are read only when the bank has latent bases."""
     if any(row is None for row in scores):
@@ -83,9 +99,11 @@ def profile_fit(*, user_id: int, bank_id: int, bank: BaseRewardBank) -> profile_
     preference_votes = [v for v in votes if v.choice in _OUTCOME]
     k = bank.dim
     profile = RewardProfile.objects.filter(user_id=user_id).first()
-    prior_mean = summary_prior_mean(bank, profile.summary_axes if profile is not None else {})
+    meta_mean, prior_precision = bank_prior(bank_id, bank.version)
+    nudge = summary_prior_mean(bank, profile.summary_axes if profile is not None else {})
+    prior_mean = nudge if meta_mean is None else meta_mean + nudge
     model = UserRewardModel(
-        prior_mean=prior_mean, prior_precision=config.prior_precision, tie_strength=config.tie_strength,
+        prior_mean=prior_mean, prior_precision=prior_precision, tie_strength=config.tie_strength,
         device=config.device,
     )
     if preference_votes:
@@ -104,7 +122,9 @@ def profile_fit(*, user_id: int, bank_id: int, bank: BaseRewardBank) -> profile_
         influential = [[float(preference_votes[i].id), round(float(pull[i]), 4)] for i in top.tolist()
                        if outcomes[i] != OUTCOME_TIE and float(pull[i]) > 0]
     else:
-        w, cov = prior_mean.clone(), torch.eye(k, dtype=torch.float64) / config.prior_precision
+        precision = (prior_precision if isinstance(prior_precision, torch.Tensor)
+                     else torch.full((k,), float(prior_precision), dtype=torch.float64))
+        w, cov = prior_mean.clone(), torch.diag(1.0 / precision)
         influential = []
     stddevs = [math.sqrt(max(float(cov[i, i]), 0.0)) for i in range(k)]
     top_id = int(influential[0][0]) if influential else None

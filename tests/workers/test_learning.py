@@ -146,6 +146,13 @@ def test_bank_refit_learns_latent_bases_and_profiles_move_onto_the_new_bank() ->
     active = BaseRewardBank.objects.get(is_active=True)
     assert active.version == 2 and len(active.names) > 8 and active.names[8].startswith("latent")
     assert set(profiles_behind()) == {u.pk for u in users}  # every profile now refits onto bank v2
+    assert len(active.state["prior"]["mean"]) == len(active.names)  # MRM prior learned with the bank
     profile_refit_run(user_id=users[0].pk)
     profile = RewardProfile.objects.get(user=users[0])
     assert profile.bank_id == active.pk and len(profile.weights) == len(active.names)
+    newcomer = UserFactory()  # no votes yet: the profile is the meta-learned prior itself
+    pair = services.pair_create(user=newcomer, left=responses[0], right=responses[1], source="random")
+    services.vote_record(user=newcomer, pair_id=pair.pk, idempotency_key=uuid.uuid4(), choice="both_bad")
+    profile_refit_run(user_id=newcomer.pk)
+    fresh = RewardProfile.objects.get(user=newcomer)
+    assert fresh.weights == pytest.approx(active.state["prior"]["mean"])

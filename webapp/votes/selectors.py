@@ -65,10 +65,10 @@ def _repeat(user: AbstractBaseUser, rng: random.Random) -> Pair | None:
     """A pair the user voted on a while ago, shown again with the sides swapped."""
     recent = list(Vote.objects.filter(user=user).order_by("-id").values_list("pair_id", flat=True)[:200])
     already = set(Pair.objects.filter(user=user, repeat_of__isnull=False).values_list("repeat_of_id", flat=True))
-    candidates = [
-        pid for pid in recent[REPEAT_MIN_GAP:]
-        if pid not in already and Pair.objects.filter(pk=pid, source__in=["active", "random"]).exists()
-    ]
+    candidates = list(
+        Pair.objects.filter(pk__in=recent[REPEAT_MIN_GAP:], source__in=[Pair.Source.ACTIVE, Pair.Source.RANDOM])
+        .exclude(pk__in=already).values_list("pk", flat=True)
+    )
     if not candidates:
         return None
     original = Pair.objects.select_related("left", "right").get(pk=rng.choice(candidates))

@@ -1,0 +1,116 @@
+"""Time to first streamed token on the compare page, end to end on PostgreSQL + Redis with one gpu worker.
+
+A signed-in client POSTs "write both answers" for a prompt, opens the job's websocket as the page does, and times
+until the first text delta frame arrives (and until the job is done). The worker is warmed with one job first, as
+a running deployment is; the cold figure (model load included) is reported separately.
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/tailor_bench REDIS_URL=redis://127.0.0.1:6379/14 \
+        .venv/bin/python benchmarks/compare_ttft.py --jobs 5
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from loop_latency import _free_port, _setup  # noqa: E402  (same fresh database and user as the loop benchmark)
+
+
+async def _one(base: str, session: object, prompt_id: int, method: str) -> dict[str, float]:
+    import websockets
+
+    html = await asyncio.to_thread(session.post, f"{base}/compare/{prompt_id}/",  # type: ignore[attr-defined]
+                                   data={"method": method, "csrfmiddlewaretoken": session.cookies["csrftoken"]},  # type: ignore[attr-defined]
+                                   headers={"HX-Request": "true", "Referer": base})
+    start = time.perf_counter()
+    job_id = re.search(r'ws-connect="/ws/jobs/([0-9a-f-]+)/"', html.text).group(1)  # type: ignore[union-attr]
+    cookie = "; ".join(f"{k}={v}" for k, v in session.cookies.items())  # type: ignore[attr-defined]
+    first = None
+    async with websockets.connect(f"ws://{base.split('://')[1]}/ws/jobs/{job_id}/",
+                                  additional_headers={"Cookie": cookie, "Origin": base}) as ws:
+        while True:
+            frame = str(await asyncio.wait_for(ws.recv(), timeout=300))
+            if first is None and "beforeend:#compare-default-text" in frame:
+                first = (time.perf_counter() - start) * 1000
+            if 'id="compare-result"' in frame:
+                break
+    return {"first_token_ms": first or float("nan"), "done_ms": (time.perf_counter() - start) * 1000}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--jobs", type=int, default=5)
+    parser.add_argument("--method", default="summary", choices=["summary", "best_of_n", "guided"])
+    parser.add_argument("--json", type=Path, default=ROOT / "benchmarks" / "results" / "compare_ttft.json")
+    args = parser.parse_args()
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "webapp.settings.base", "DEBUG": "false", "LOG_LEVEL": "WARNING",
+           "DATABASE_URL": os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/tailor_bench"),
+           "REDIS_URL": os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/14"),
+           "TAILOR_HOME": os.environ.get("TAILOR_HOME", str(ROOT / "var" / "bench")),
+           "TAILOR_TORCH_THREADS": os.environ.get("TAILOR_TORCH_THREADS", "1")}
+    _setup(env, 12)
+    port = _free_port()
+    bin_dir = Path(sys.executable).parent
+    web = subprocess.Popen([str(bin_dir / "uvicorn"), "webapp.asgi:application", "--port", str(port),
+                            "--no-access-log", "--log-level", "warning"], cwd=ROOT, env=env)
+    worker = subprocess.Popen([str(bin_dir / "celery"), "-A", "workers.celery_app", "worker", "-Q", "default,gpu",
+                               "--concurrency", "1", "--loglevel", "WARNING", "--without-mingle", "--without-gossip"],
+                              cwd=ROOT, env=env)
+    try:
+        import requests
+
+        base = f"http://127.0.0.1:{port}"
+        for _ in range(100):
+            try:
+                requests.get(f"{base}/healthz", timeout=1)
+                break
+            except requests.ConnectionError:
+                time.sleep(0.2)
+        time.sleep(3)
+        session = requests.Session()
+        session.get(f"{base}/accounts/login/")
+        session.post(f"{base}/accounts/login/", data={"username": "bench", "password": "bench-password-123",
+                     "csrfmiddlewaretoken": session.cookies["csrftoken"]}, headers={"Referer": base})
+        prompt_ids = [int(p) for p in re.findall(r'href="/compare/(\d+)/"', session.get(f"{base}/compare/").text)]
+        if not prompt_ids:
+            prompt_ids = [1]
+        cold = asyncio.run(_one(base, session, prompt_ids[0], args.method))
+        print(f"cold (model load): first token {cold['first_token_ms']:.0f} ms", flush=True)
+        warm = []
+        for i in range(args.jobs):
+            result = asyncio.run(_one(base, session, prompt_ids[(i + 1) % len(prompt_ids)], args.method))
+            print(f"  job {i + 1}: first token {result['first_token_ms']:.0f} ms, done {result['done_ms']:.0f} ms",
+                  flush=True)
+            warm.append(result)
+    finally:
+        web.terminate()
+        worker.terminate()
+        web.wait(10)
+        worker.wait(60)
+    firsts = [r["first_token_ms"] for r in warm]
+    result = {
+        "benchmark": "compare page: POST → first streamed token on the job's websocket",
+        "method": args.method, "jobs": args.jobs,
+        "first_token_ms": {"median": round(statistics.median(firsts), 1), "max": round(max(firsts), 1)},
+        "done_ms_median": round(statistics.median(r["done_ms"] for r in warm), 1),
+        "cold_first_token_ms": round(cold["first_token_ms"], 1), "target_first_token_ms": 1000,
+        "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -2,10 +2,11 @@ from __future__ import annotations
 
 from django.urls import path
 
-from webapp.generation.consumers import JobConsumer
+from webapp.generation.consumers import JobConsumer, PromptPoolConsumer
 from webapp.profiles.consumers import ProfileConsumer
 
 websocket_urlpatterns = [
     path("ws/profile/", ProfileConsumer.as_asgi()),
     path("ws/jobs/<uuid:job_id>/", JobConsumer.as_asgi()),
+    path("ws/prompts/<int:prompt_id>/", PromptPoolConsumer.as_asgi()),
 ]

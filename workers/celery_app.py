@@ -19,6 +19,7 @@ app.conf.task_queues = (Queue("default"), Queue("gpu"))
 app.conf.task_routes = {
     "tailor.features_compute": {"queue": "gpu"},
     "tailor.compare_run": {"queue": "gpu"},
+    "tailor.pool_generate": {"queue": "gpu"},
 }
 app.autodiscover_tasks(["workers"], related_name="tasks", force=True)
 

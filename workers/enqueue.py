@@ -15,6 +15,7 @@ FEATURES_COMPUTE = "tailor.features_compute"
 PROFILES_RECONCILE = "tailor.profiles_reconcile"
 COMPARE_RUN = "tailor.compare_run"
 SUMMARY_APPLY = "tailor.summary_apply"
+POOL_GENERATE = "tailor.pool_generate"
 
 
 def profile_refit_enqueue(*, user_id: int) -> None:
@@ -36,3 +37,8 @@ def compare_run_enqueue(*, job_id: str) -> None:
 def summary_apply_enqueue(*, user_id: int) -> None:
     """Map an edited summary onto the axes and refit the profile with the nudged prior."""
     transaction.on_commit(lambda: app.send_task(SUMMARY_APPLY, kwargs={"user_id": user_id}, queue="default"))
+
+
+def pool_generate_enqueue(*, prompt_id: int) -> None:
+    """Write a candidate pool for a new prompt (loads the LM: ``gpu`` queue)."""
+    transaction.on_commit(lambda: app.send_task(POOL_GENERATE, kwargs={"prompt_id": prompt_id}, queue="gpu"))

@@ -99,3 +99,11 @@ def bank_refit() -> int | None:
     from workers.learning import bank_refit_run
 
     return bank_refit_run()
+
+
+@shared_task(name="tailor.pool_generate", acks_late=True, soft_time_limit=900, time_limit=960)
+def pool_generate(prompt_id: int) -> int:
+    """Candidate answers for a new prompt under each style, with features (loads the LM: ``gpu`` queue)."""
+    from workers.pool import pool_generate_run
+
+    return pool_generate_run(prompt_id=int(prompt_id))

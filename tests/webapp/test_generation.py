@@ -63,3 +63,36 @@ def test_compare_page_serves_page_and_fragment(client) -> None:
     html = response.content.decode()
     assert response.status_code == 200 and 'data-testid="compare-default"' in html and "<html" not in html
     assert client.post("/compare/custom/", {"text": "y" * 600}).status_code == 400
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_pool_progress_is_pushed_to_watchers_of_the_prompt() -> None:
+    user = await sync_to_async(UserFactory)()
+    prompt = await sync_to_async(PromptFactory)()
+    watcher = await ws_communicator(user, f"/ws/prompts/{prompt.pk}/")
+    assert (await watcher.connect(timeout=10))[0]
+    await get_channel_layer().group_send(f"prompt.{prompt.pk}", {"type": "pool.progress", "prompt_id": prompt.pk,
+                                                                 "done": 3, "total": 8})
+    frame = await watcher.receive_from(timeout=5)
+    assert 'id="pool-progress"' in frame and 'data-done="3"' in frame and 'hx-swap-oob="true"' in frame
+    await watcher.disconnect()
+
+
+@pytest.mark.django_db
+def test_a_new_typed_prompt_gets_a_candidate_pool_once(django_capture_on_commit_callbacks) -> None:
+    with django_capture_on_commit_callbacks() as first:
+        prompt_from_user(text="How do I fold a fitted sheet?")
+    with django_capture_on_commit_callbacks() as again:
+        prompt_from_user(text="How do I fold a fitted sheet?")
+    assert len(first) == 1 and len(again) == 0
+
+
+def test_pool_size_matches_the_style_library() -> None:
+    import json
+
+    from django.conf import settings
+
+    from webapp.generation.services import POOL_STYLES
+
+    styles = json.loads((settings.TAILOR_DEMO_DIR / "prompts.json").read_text())["styles"]
+    assert len(styles) == POOL_STYLES

@@ -72,3 +72,38 @@ class JobConsumer(AsyncWebsocketConsumer):
         job = GenerationJob.objects.select_related("prompt", "pair").get(pk=self.job_id, user_id=self.user_id)
         context: dict[str, Any] = {"job": job, "oob": True}
         return render_to_string("generation/_result.html", context)
+
+
+class PoolProgress(TypedDict):
+    type: str  # "pool.progress"
+    prompt_id: int
+    done: int
+    total: int
+
+
+class PromptPoolConsumer(AsyncWebsocketConsumer):
+    """Progress of a prompt's candidate pool (prompts are shared, so any signed-in user may watch)."""
+
+    async def connect(self) -> None:
+        user = self.scope.get("user")
+        if user is None or not user.is_authenticated:
+            await self.close(code=4401)
+            return
+        self.prompt_id = int(self.scope["url_route"]["kwargs"]["prompt_id"])
+        self.group = f"prompt.{self.prompt_id}"
+        await self.channel_layer.group_add(self.group, self.channel_name)
+        await self.accept()
+
+    async def disconnect(self, code: int) -> None:
+        if hasattr(self, "group"):
+            await self.channel_layer.group_discard(self.group, self.channel_name)
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        await self.send(text_data=json.dumps({"type": "error", "error": "this socket only reports progress"}))
+
+    async def pool_progress(self, event: PoolProgress) -> None:
+        if event.get("prompt_id") != self.prompt_id:
+            return
+        done, total = int(event["done"]), int(event["total"])
+        await self.send(text_data=render_to_string(
+            "generation/_pool_progress.html", {"done": done, "total": total, "oob": True}))

@@ -7,9 +7,11 @@ from django.db import transaction
 
 from webapp.catalog.models import Prompt
 from webapp.generation.models import GenerationJob
-from workers.enqueue import compare_run_enqueue
+from workers.enqueue import compare_run_enqueue, pool_generate_enqueue
 
 MAX_PROMPT_CHARS = 500
+#: answers in a new prompt's candidate pool: one per style of the demo library (webapp/catalog/demo/prompts.json)
+POOL_STYLES = 8
 
 
 class GenerationRejected(ValueError):
@@ -24,7 +26,10 @@ def prompt_from_user(*, text: str) -> Prompt:
         raise GenerationRejected("type a prompt first")
     if len(text) > MAX_PROMPT_CHARS:
         raise GenerationRejected(f"prompts are limited to {MAX_PROMPT_CHARS} characters")
-    prompt, _ = Prompt.objects.get_or_create(text=text, defaults={"source": Prompt.Source.USER, "domain": "user"})
+    prompt, created = Prompt.objects.get_or_create(text=text, defaults={"source": Prompt.Source.USER,
+                                                                        "domain": "user"})
+    if created:
+        pool_generate_enqueue(prompt_id=prompt.pk)  # its candidate pool, so it becomes votable for everyone
     return prompt
 
 

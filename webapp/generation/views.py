@@ -9,7 +9,13 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from webapp.catalog.models import Prompt
 from webapp.generation.models import GenerationJob
-from webapp.generation.services import MAX_PROMPT_CHARS, GenerationRejected, compare_start, prompt_from_user
+from webapp.generation.services import (
+    MAX_PROMPT_CHARS,
+    POOL_STYLES,
+    GenerationRejected,
+    compare_start,
+    prompt_from_user,
+)
 
 
 def _page(request: HttpRequest, prompt: Prompt | None, *, job: GenerationJob | None = None, error: str = "",
@@ -18,6 +24,9 @@ def _page(request: HttpRequest, prompt: Prompt | None, *, job: GenerationJob | N
         "prompt": prompt, "job": job, "error": error, "methods": GenerationJob.Method.choices,
         "max_prompt_chars": MAX_PROMPT_CHARS,
         "examples": Prompt.objects.filter(source=Prompt.Source.DEMO).order_by("?")[:6],
+        "pool_size": prompt.responses.exclude(style__in=["default"]).exclude(style__startswith="personal").count()
+        if prompt else 0,
+        "pool_total": POOL_STYLES,
     }
     template = "generation/compare.html#panes" if request.htmx else "generation/compare.html"
     return render(request, template, context, status=status)

@@ -1,0 +1,67 @@
+"""Candidate pools for new prompts: answers under each style instruction, features computed once, progress pushed.
+
+A prompt typed by a user gets the same treatment as the demo library (one answer per style, each with its own
+length limit and temperature), so it becomes votable on /vote/ and its answers carry features for every refit.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.conf import settings
+
+from personalization.axes import axes_score
+from personalization.generation import SamplingConfig
+from webapp.catalog.models import Prompt, Response
+from workers.compare import generator_get
+from workers.config import worker_config
+from workers.refit import encoder_get
+
+log = logging.getLogger(__name__)
+
+
+def pool_styles() -> list[dict[str, Any]]:
+    """The style instructions of the demo library (``prompts.json``): the pool's contrasting answers."""
+    library = json.loads((settings.TAILOR_DEMO_DIR / "prompts.json").read_text())
+    return list(library["styles"])
+
+
+def _progress(prompt_id: int, done: int, total: int) -> None:
+    layer = get_channel_layer()
+    if layer is not None:
+        async_to_sync(layer.group_send)(f"prompt.{prompt_id}", {
+            "type": "pool.progress", "prompt_id": prompt_id, "done": done, "total": total})
+
+
+def pool_generate_run(*, prompt_id: int, max_styles: int | None = None, max_new_tokens: int | None = None) -> int:
+    """Write the missing styled answers of one prompt (idempotent: styles already present are skipped)."""
+    prompt = Prompt.objects.filter(pk=prompt_id).first()
+    if prompt is None:
+        return 0
+    styles = pool_styles()[:max_styles] if max_styles else pool_styles()
+    present = set(Response.objects.filter(prompt=prompt).values_list("style", flat=True))
+    todo = [s for s in styles if s["name"] not in present]
+    total, done = len(styles), len(styles) - len(todo)
+    _progress(prompt_id, done, total)
+    if not todo:
+        return 0
+    config = worker_config()
+    generator = generator_get(config.generator, config.model_cache_dir, config.device)
+    encoder = encoder_get(config.encoder, config.device)
+    for index, style in enumerate(todo):
+        sampling = SamplingConfig(max_new_tokens=max_new_tokens or int(style["max_new_tokens"]),
+                                  temperature=float(style["temperature"]), seed=prompt_id * 31 + index)
+        conversation = [{"role": "system", "content": style["system"]}, {"role": "user", "content": prompt.text}]
+        text = generator.generate([conversation], sampling, prefixes=[style.get("prefix", "")])[0]
+        vector = encoder.encode([prompt.text], [text])[0]
+        Response.objects.create(prompt=prompt, text=text, style=style["name"], generator=config.generator,
+                                axis_scores=axes_score(prompt.text, text), embedding=vector.numpy().tobytes(),
+                                encoder=config.encoder)
+        done += 1
+        _progress(prompt_id, done, total)
+    log.info("pool for prompt %s: %d new answers", prompt_id, len(todo))
+    return len(todo)

@@ -13,6 +13,7 @@ from django.db.models import Count, Max
 
 from personalization.bank import BaseRewardBank
 from personalization.encoder import EncoderConfig, SentenceEncoder
+from personalization.prototypes import PrototypeModel
 from personalization.user_model import OUTCOME_FIRST, OUTCOME_SECOND, OUTCOME_TIE, UserRewardModel
 from webapp.catalog.models import Response
 from webapp.profiles import selectors as profile_selectors
@@ -57,6 +58,30 @@ def bank_ensure() -> tuple[int, BaseRewardBank]:
         notes="named axes standardised over the response pool",
     )
     return row.pk, bank
+
+
+#: below this many preference votes, a user's weights come from the prototype-level posterior
+COLD_START_VOTES = 10
+
+
+def prototype_model_latest(bank_id: int, k: int) -> PrototypeModel | None:
+    """The newest prototype clustering, if it was made on this bank (None before the first one)."""
+    from webapp.prototypes.models import Prototype, PrototypeFit
+
+    version = PrototypeFit.objects.order_by("-version").values_list("version", flat=True).first()
+    banks = set(Prototype.objects.exclude(status=Prototype.Status.RETIRED).values_list("bank_id", flat=True))
+    if version is None or banks != {bank_id}:
+        return None
+    model = _prototype_model(version)
+    return model if model is not None and int(model.means_.shape[1]) == k else None
+
+
+@lru_cache(maxsize=2)
+def _prototype_model(version: int) -> PrototypeModel | None:
+    from webapp.prototypes.models import PrototypeFit
+
+    state = PrototypeFit.objects.filter(version=version).values_list("state", flat=True).first()
+    return PrototypeModel.from_state(state) if state else None
 
 
 @lru_cache(maxsize=4)
@@ -122,10 +147,17 @@ def profile_fit(*, user_id: int, bank_id: int, bank: BaseRewardBank) -> profile_
         influential = [[float(preference_votes[i].id), round(float(pull[i]), 4)] for i in top.tolist()
                        if outcomes[i] != OUTCOME_TIE and float(pull[i]) > 0]
     else:
+        diffs, outcomes, weights = torch.zeros(0, k), torch.zeros(0, dtype=torch.int64), torch.zeros(0)
         precision = (prior_precision if isinstance(prior_precision, torch.Tensor)
                      else torch.full((k,), float(prior_precision), dtype=torch.float64))
         w, cov = prior_mean.clone(), torch.diag(1.0 / precision)
         influential = []
+    prototypes = prototype_model_latest(bank_id, k)
+    if prototypes is not None and len(preference_votes) < COLD_START_VOTES and not (profile and profile.summary_edited):
+        # P-GenRM: while a user has few votes, their posterior under the prototype-level prior (a mixture over
+        # similar users' weights, each component updated by the user's votes) borrows from similar users.
+        posterior = prototypes.posterior(diffs.double(), outcomes, weights.double(), config.tie_strength)
+        w, cov = posterior.moments()
     stddevs = [math.sqrt(max(float(cov[i, i]), 0.0)) for i in range(k)]
     top_id = int(influential[0][0]) if influential else None
     example = (Vote.objects.select_related("pair__prompt", "pair__left", "pair__right").filter(pk=top_id).first()

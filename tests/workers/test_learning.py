@@ -156,3 +156,28 @@ def test_bank_refit_learns_latent_bases_and_profiles_move_onto_the_new_bank() ->
     profile_refit_run(user_id=newcomer.pk)
     fresh = RewardProfile.objects.get(user=newcomer)
     assert fresh.weights == pytest.approx(active.state["prior"]["mean"])
+
+
+@pytest.mark.django_db
+def test_a_newcomer_borrows_from_the_prototypes_until_they_have_enough_votes() -> None:
+    _pool(2)
+    bank_id, _ = bank_ensure()
+    rng = random.Random(1)
+    eye = [[0.05 if a == b else 0.0 for b in range(8)] for a in range(8)]
+    for i in range(12):
+        centre = [3.0, -2.0] if i % 2 else [-3.0, 2.0]
+        weights = centre + [rng.gauss(0, 0.1) for _ in range(6)]
+        RewardProfile.objects.create(user=UserFactory(), bank_id=bank_id, weights=weights, covariance=eye,
+                                     vote_count=10, version=1)
+    prototypes_refit_run()
+    newcomer = UserFactory()
+    prompt = PromptFactory()
+    brief = ResponseFactory(prompt=prompt, axis_scores=[0.9, 0.1, *([0.5] * 6)])
+    wordy = ResponseFactory(prompt=prompt, axis_scores=[0.1, 0.9, *([0.5] * 6)])
+    pair = services.pair_create(user=newcomer, left=brief, right=wordy, source="random")
+    services.vote_record(user=newcomer, pair_id=pair.pk, idempotency_key=uuid.uuid4(), choice="left")
+    profile_refit_run(user_id=newcomer.pk)
+    weights = RewardProfile.objects.get(user=newcomer).weights
+    # one vote for the brief, unstructured answer: the prototype that likes brevity explains it, and the
+    # newcomer inherits its strong weights instead of the small ones a single vote gives under N(0, I)
+    assert weights[0] > 1.5 and weights[1] < -1.0

@@ -16,7 +16,6 @@ import json
 import os
 import re
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -24,7 +23,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from loop_latency import _free_port, _setup  # noqa: E402  (same fresh database and user as the loop benchmark)
+from live_stack import live_stack  # noqa: E402
+from loop_latency import _setup  # noqa: E402  (same fresh database and user as the loop benchmark)
 
 
 async def _one(base: str, session: object, prompt_id: int, method: str) -> dict[str, float]:
@@ -60,24 +60,9 @@ def main() -> None:
            "TAILOR_HOME": os.environ.get("TAILOR_HOME", str(ROOT / "var" / "bench")),
            "TAILOR_TORCH_THREADS": os.environ.get("TAILOR_TORCH_THREADS", "1")}
     _setup(env, 12)
-    port = _free_port()
-    bin_dir = Path(sys.executable).parent
-    web = subprocess.Popen([str(bin_dir / "uvicorn"), "webapp.asgi:application", "--port", str(port),
-                            "--no-access-log", "--log-level", "warning"], cwd=ROOT, env=env)
-    worker = subprocess.Popen([str(bin_dir / "celery"), "-A", "workers.celery_app", "worker", "-Q", "default,gpu",
-                               "--concurrency", "1", "--loglevel", "WARNING", "--without-mingle", "--without-gossip"],
-                              cwd=ROOT, env=env)
-    try:
+    with live_stack(env) as base:
         import requests
 
-        base = f"http://127.0.0.1:{port}"
-        for _ in range(100):
-            try:
-                requests.get(f"{base}/healthz", timeout=1)
-                break
-            except requests.ConnectionError:
-                time.sleep(0.2)
-        time.sleep(3)
         session = requests.Session()
         session.get(f"{base}/accounts/login/")
         session.post(f"{base}/accounts/login/", data={"username": "bench", "password": "bench-password-123",
@@ -93,11 +78,6 @@ def main() -> None:
             print(f"  job {i + 1}: first token {result['first_token_ms']:.0f} ms, done {result['done_ms']:.0f} ms",
                   flush=True)
             warm.append(result)
-    finally:
-        web.terminate()
-        worker.terminate()
-        web.wait(10)
-        worker.wait(60)
     firsts = [r["first_token_ms"] for r in warm]
     result = {
         "benchmark": "compare page: POST → first streamed token on the job's websocket",

@@ -16,7 +16,6 @@ import json
 import os
 import platform
 import re
-import socket
 import statistics
 import subprocess
 import sys
@@ -25,6 +24,9 @@ import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from live_stack import live_stack  # noqa: E402
+
 RESULTS = ROOT / "benchmarks" / "results"
 
 
@@ -32,12 +34,6 @@ def _percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
     return ordered[index]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _setup(env: dict[str, str], votes: int) -> None:
@@ -119,31 +115,9 @@ def main() -> None:
     _setup(env, args.votes)
     subprocess.run([sys.executable, "-c", "import redis,os; redis.Redis.from_url(os.environ['REDIS_URL']).flushdb()"],
                    env=env, check=True)
-    port = _free_port()
-    bin_dir = Path(sys.executable).parent
-    web = subprocess.Popen([str(bin_dir / "uvicorn"), "webapp.asgi:application", "--port", str(port),
-                            "--no-access-log", "--log-level", "warning"], cwd=ROOT, env=env)
-    worker = subprocess.Popen([str(bin_dir / "celery"), "-A", "workers.celery_app", "worker", "-Q", "default,gpu",
-                               "--concurrency", "1", "--loglevel", "WARNING", "--without-mingle",
-                               "--without-gossip"], cwd=ROOT, env=env)
-    try:
-        base = f"http://127.0.0.1:{port}"
-        import requests
-
-        for _ in range(100):
-            try:
-                requests.get(f"{base}/healthz", timeout=1)
-                break
-            except requests.ConnectionError:
-                time.sleep(0.2)
-        time.sleep(3)  # let the worker connect
+    with live_stack(env) as base:
         print(f"casting {args.votes} votes through the whole loop...", flush=True)
         samples = asyncio.run(_run(base, args.votes))
-    finally:
-        web.terminate()
-        worker.terminate()
-        web.wait(10)
-        worker.wait(30)
     loop, post = samples["loop_ms"], samples["post_ms"]
     result = {
         "benchmark": "vote -> profile stored -> websocket message",

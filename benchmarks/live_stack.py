@@ -1,0 +1,49 @@
+"""The real processes a benchmark measures: uvicorn serving the ASGI app and one Celery worker (both queues)."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def live_stack(env: dict[str, str]) -> Iterator[str]:
+    """Start web + worker with ``env``, wait until the web answers and the worker has connected; yield the base
+    URL; stop both afterwards."""
+    import requests
+
+    port = free_port()
+    bin_dir = Path(sys.executable).parent
+    web = subprocess.Popen([str(bin_dir / "uvicorn"), "webapp.asgi:application", "--port", str(port),
+                            "--no-access-log", "--log-level", "warning"], cwd=ROOT, env=env)
+    worker = subprocess.Popen([str(bin_dir / "celery"), "-A", "workers.celery_app", "worker", "-Q", "default,gpu",
+                               "--concurrency", "1", "--loglevel", "WARNING", "--without-mingle", "--without-gossip"],
+                              cwd=ROOT, env=env)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(100):
+            try:
+                requests.get(f"{base}/healthz", timeout=1)
+                break
+            except requests.ConnectionError:
+                time.sleep(0.2)
+        time.sleep(3)  # let the worker connect to the broker
+        yield base
+    finally:
+        web.terminate()
+        worker.terminate()
+        web.wait(10)
+        worker.wait(60)

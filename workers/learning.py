@@ -35,7 +35,7 @@ def _pool(bank: BaseRewardBank) -> tuple[dict[int, torch.Tensor], dict[int, int]
     changes (checked with one aggregate query, so a warm refit does not reload the pool)."""
     from django.db.models import Count, Max
 
-    from workers.refit import embedding_tensor
+    from workers.refit import embedding_from_bytes
 
     pool = Response.objects.exclude(axis_scores=None).exclude(embedding=None)
     stats = pool.aggregate(n=Count("id"), newest=Max("id"))
@@ -46,7 +46,7 @@ def _pool(bank: BaseRewardBank) -> tuple[dict[int, torch.Tensor], dict[int, int]
         if responses:
             scores = torch.tensor([r.axis_scores for r in responses], dtype=torch.float32)  # (N, A)
             if bank.n_latent:
-                embeddings = torch.stack([embedding_tensor(r) for r in responses])  # (N, d)
+                embeddings = torch.stack([embedding_from_bytes(r.embedding) for r in responses])  # (N, d)
                 matrix = bank.features(scores, embeddings)
             else:
                 matrix = bank.features(scores)
@@ -172,7 +172,7 @@ def bank_refit_run() -> int | None:
     from personalization.factorization import FactorizationConfig, bank_refit
     from personalization.meta import MetaPrior
     from webapp.profiles import services as profile_services
-    from workers.refit import _OUTCOME, STRENGTH_WEIGHT, bank_ensure
+    from workers.refit import _OUTCOME, STRENGTH_WEIGHT, bank_ensure, embedding_from_bytes
 
     _, bank = bank_ensure()
     sources = [Pair.Source.ACTIVE, Pair.Source.RANDOM, Pair.Source.COMPARE]
@@ -188,14 +188,11 @@ def bank_refit_run() -> int | None:
                 .values_list("user_id", "choice", "strength", "pair__left__axis_scores", "pair__right__axis_scores",
                              "pair__left__embedding", "pair__right__embedding"))
 
-    def emb(raw: bytes) -> torch.Tensor:
-        return torch.frombuffer(bytearray(bytes(raw)), dtype=torch.float32)
-
     users = [r[0] for r in rows]
     axes_first = torch.tensor([r[3] for r in rows], dtype=torch.float32)  # (N, A)
     axes_second = torch.tensor([r[4] for r in rows], dtype=torch.float32)  # (N, A)
-    emb_first = torch.stack([emb(r[5]) for r in rows])  # (N, d)
-    emb_second = torch.stack([emb(r[6]) for r in rows])  # (N, d)
+    emb_first = torch.stack([embedding_from_bytes(r[5]) for r in rows])  # (N, d)
+    emb_second = torch.stack([embedding_from_bytes(r[6]) for r in rows])  # (N, d)
     outcomes = torch.tensor([_OUTCOME[r[1]] for r in rows])  # (N,)
     new_bank, _ = bank_refit(
         bank=bank, users=users, axes_first=axes_first, axes_second=axes_second, emb_first=emb_first,

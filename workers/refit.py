@@ -38,10 +38,9 @@ class FeaturesMissing(RuntimeError):
     """Some voted responses have no features yet; the features job re-enqueues the refit when done."""
 
 
-def embedding_tensor(response: Response, dim: int | None = None) -> torch.Tensor:
-    data = bytes(response.embedding) if response.embedding is not None else b""
-    vector = torch.frombuffer(bytearray(data), dtype=torch.float32) if data else torch.zeros(dim or 0)
-    return vector.clone()
+def embedding_from_bytes(raw: bytes | memoryview) -> torch.Tensor:
+    """(d,) float32 embedding from its stored bytes (a copy: the database buffer is read-only)."""
+    return torch.frombuffer(bytearray(bytes(raw)), dtype=torch.float32)
 
 
 def bank_ensure() -> tuple[int, BaseRewardBank]:
@@ -109,8 +108,7 @@ def _features(bank: BaseRewardBank, scores: list[list[float] | None], response_i
     stored = dict(Response.objects.filter(pk__in=set(response_ids)).values_list("pk", "embedding"))
     if any(stored.get(pk) is None for pk in response_ids):
         raise FeaturesMissing("a voted response has no embedding yet")
-    embeddings = torch.stack([torch.frombuffer(bytearray(bytes(stored[pk])), dtype=torch.float32)
-                              for pk in response_ids])  # (N, d)
+    embeddings = torch.stack([embedding_from_bytes(stored[pk]) for pk in response_ids])  # (N, d)
     return bank.features(axes, embeddings)
 
 

@@ -4,24 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from tests.factories import PromptFactory, ResponseFactory
+from tests.e2e.helpers import pool
 from webapp.votes.models import Vote
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-def _pool(prompts: int = 4) -> None:
-    for i in range(prompts):
-        prompt = PromptFactory(text=f"How do I water a cactus, take {i}?")
-        ResponseFactory(prompt=prompt, text="Rarely. Once a month is plenty.", axis_scores=[0.9, 0, .5, .1, 0, .1, 0, .6])
-        ResponseFactory(prompt=prompt, text="1. Check the soil.\n2. Water deeply.\n3. Let it dry out completely.",
-                        axis_scores=[0.4, 1, .5, .1, 0, .2, .1, .5])
-        ResponseFactory(prompt=prompt, text="Hey! Cacti are super chill, just give 'em a splash now and then :)",
-                        axis_scores=[0.6, 0, .1, .6, .4, 0, 0, .5])
-
-
 def test_sign_up_vote_and_see_the_profile_pushed_live(page, live_asgi, celery_worker_live, shots) -> None:
-    _pool()
+    pool(prompts=4)
     page.goto(f"{live_asgi}/accounts/signup/")
     page.fill("#id_username", "alice")
     page.fill("#id_password1", "a-long-pass-phrase-42")
@@ -50,7 +40,7 @@ def test_sign_up_vote_and_see_the_profile_pushed_live(page, live_asgi, celery_wo
 def test_login_then_double_click_counts_once(page, live_asgi, celery_worker_live) -> None:
     from django.contrib.auth import get_user_model
 
-    _pool(2)
+    pool(prompts=2)
     get_user_model().objects.create_user("bob", password="another-long-pass-7")
     page.goto(f"{live_asgi}/accounts/login/")
     page.fill("#id_username", "bob")

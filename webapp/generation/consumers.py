@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any, TypedDict
 
 from channels.db import database_sync_to_async
-from channels.generic.websocket import AsyncWebsocketConsumer
 from django.template.loader import render_to_string
 from django.utils.html import escape
 
 from webapp.generation.models import GenerationJob
 from webapp.generation.services import compare_dispatch
+from webapp.group_consumer import GroupConsumer
 
 
 class JobDelta(TypedDict):
@@ -26,7 +25,9 @@ class JobDone(TypedDict):
     job_id: str
 
 
-class JobConsumer(AsyncWebsocketConsumer):
+class JobConsumer(GroupConsumer):
+    unsupported_message = "this socket only streams; send nothing"
+
     async def connect(self) -> None:
         user = self.scope.get("user")
         self.job_id = str(self.scope["url_route"]["kwargs"]["job_id"])
@@ -34,20 +35,11 @@ class JobConsumer(AsyncWebsocketConsumer):
             await self.close(code=4403)
             return
         self.user_id: int = user.pk
-        self.group = f"job.{self.job_id}"
-        await self.channel_layer.group_add(self.group, self.channel_name)
-        await self.accept()
+        await self.join(f"job.{self.job_id}")
         if await self._status() in (GenerationJob.Status.DONE, GenerationJob.Status.FAILED):
             await self.send(text_data=await self._result())  # a reload of a finished job
         else:
             await database_sync_to_async(compare_dispatch)(job_id=self.job_id, user_id=self.user_id)
-
-    async def disconnect(self, code: int) -> None:
-        if hasattr(self, "group"):
-            await self.channel_layer.group_discard(self.group, self.channel_name)
-
-    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
-        await self.send(text_data=json.dumps({"type": "error", "error": "this socket only streams; send nothing"}))
 
     async def job_delta(self, event: JobDelta) -> None:
         if event.get("job_id") != self.job_id or event.get("side") not in ("default", "personal"):
@@ -81,8 +73,10 @@ class PoolProgress(TypedDict):
     total: int
 
 
-class PromptPoolConsumer(AsyncWebsocketConsumer):
+class PromptPoolConsumer(GroupConsumer):
     """Progress of a prompt's candidate pool (prompts are shared, so any signed-in user may watch)."""
+
+    unsupported_message = "this socket only reports progress"
 
     async def connect(self) -> None:
         user = self.scope.get("user")
@@ -90,16 +84,7 @@ class PromptPoolConsumer(AsyncWebsocketConsumer):
             await self.close(code=4401)
             return
         self.prompt_id = int(self.scope["url_route"]["kwargs"]["prompt_id"])
-        self.group = f"prompt.{self.prompt_id}"
-        await self.channel_layer.group_add(self.group, self.channel_name)
-        await self.accept()
-
-    async def disconnect(self, code: int) -> None:
-        if hasattr(self, "group"):
-            await self.channel_layer.group_discard(self.group, self.channel_name)
-
-    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
-        await self.send(text_data=json.dumps({"type": "error", "error": "this socket only reports progress"}))
+        await self.join(f"prompt.{self.prompt_id}")
 
     async def pool_progress(self, event: PoolProgress) -> None:
         if event.get("prompt_id") != self.prompt_id:

@@ -6,10 +6,10 @@ import json
 from typing import Any, TypedDict
 
 from channels.db import database_sync_to_async
-from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.template.loader import render_to_string
 
+from webapp.group_consumer import GroupConsumer
 from webapp.profiles.selectors import profile_detail, profile_get
 
 
@@ -25,8 +25,10 @@ def user_group(user_id: int) -> str:
     return f"user.{user_id}"
 
 
-class ProfileConsumer(AsyncWebsocketConsumer):
+class ProfileConsumer(GroupConsumer):
     """One socket per open page of a signed-in user; joins only that user's group."""
+
+    unsupported_message = 'unsupported message; send {"type": "ping"}'
 
     async def connect(self) -> None:
         user = self.scope.get("user")
@@ -36,13 +38,7 @@ class ProfileConsumer(AsyncWebsocketConsumer):
         self.user_id: int = user.pk
         # /me/ asks for every live part; /vote/ only for the panel
         self.detail = b"detail=1" in self.scope.get("query_string", b"")
-        self.group = user_group(self.user_id)
-        await self.channel_layer.group_add(self.group, self.channel_name)
-        await self.accept()
-
-    async def disconnect(self, code: int) -> None:
-        if hasattr(self, "group"):
-            await self.channel_layer.group_discard(self.group, self.channel_name)
+        await self.join(user_group(self.user_id))
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         """Clients may only ping; anything else gets a clear error and changes nothing."""
@@ -53,7 +49,7 @@ class ProfileConsumer(AsyncWebsocketConsumer):
         if isinstance(message, dict) and message.get("type") == "ping":
             await self.send(text_data=json.dumps({"type": "pong"}))
             return
-        await self.send(text_data=json.dumps({"type": "error", "error": "unsupported message; send {\"type\": \"ping\"}"}))
+        await super().receive(text_data, bytes_data)
 
     async def profile_updated(self, event: ProfileUpdated) -> None:
         if event.get("user_id") != self.user_id or not await self._still_allowed():

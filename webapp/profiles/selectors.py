@@ -75,7 +75,7 @@ def profiles_behind(limit: int = 500) -> list[int]:
     voters = {row["user_id"] for row in newest}
     behind += [uid for uid, vid in fitted.items() if vid and uid not in voters]
     # A new bank version: every profile is refitted onto it from its stored votes.
-    active = BaseRewardBank.objects.filter(is_active=True).values_list("pk", flat=True).first()
+    active = bank_active_id()
     if active is not None:
         stale = RewardProfile.objects.exclude(bank_id=active).exclude(bank_id=None)
         behind += [uid for uid in stale.values_list("user_id", flat=True) if uid not in behind]

@@ -17,7 +17,6 @@ app = Celery("tailor")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.conf.task_queues = (Queue("default"), Queue("gpu"))
 app.conf.task_routes = {
-    "tailor.features_compute": {"queue": "gpu"},
     "tailor.compare_run": {"queue": "gpu"},
     "tailor.pool_generate": {"queue": "gpu"},
 }

@@ -23,12 +23,11 @@ from personalization.bank import BaseRewardBank
 from personalization.generation import Generator, GeneratorConfig, SamplingConfig
 from personalization.guidance import GuidanceConfig, GuidedDecoder, best_of_n
 from personalization.summaries import summary_from_weights, summary_messages
-from webapp.catalog.models import Response
 from webapp.generation.models import GenerationJob
 from webapp.profiles.models import RewardProfile
 from webapp.votes import services as vote_services
 from workers.config import worker_config
-from workers.refit import bank_ensure, encoder_get
+from workers.refit import bank_ensure, encoder_get, responses_with_features
 
 log = logging.getLogger(__name__)
 
@@ -150,7 +149,7 @@ def _run(job: GenerationJob, started: float) -> str:
             gain = weights * (features[1] - features[0])  # (K,)
             why = [{"axis": names[k], "contribution": round(float(gain[k]), 3)} for k in range(len(AXIS_NAMES))]
             why.sort(key=lambda row: -abs(float(row["contribution"])))  # type: ignore[arg-type]
-        pair_id = _votable_pair(job, default_text, personal_text, bank)
+        pair_id = _votable_pair(job, default_text, personal_text)
     GenerationJob.objects.filter(pk=job.pk).update(
         status=GenerationJob.Status.DONE, default_text=default_text, personal_text=personal_text,
         summary_used=summary_text, why=why, pair_id=pair_id,
@@ -159,20 +158,12 @@ def _run(job: GenerationJob, started: float) -> str:
     return job_id
 
 
-def _votable_pair(job: GenerationJob, default_text: str, personal_text: str, bank: BaseRewardBank) -> int:
+def _votable_pair(job: GenerationJob, default_text: str, personal_text: str) -> int:
     """Store both answers with their features and show them to the user as a pair (sides randomised)."""
     import random
 
-    config = worker_config()
-    prompt = job.prompt.text
-    texts = [default_text, personal_text]
-    vectors = encoder_get(config.encoder, config.device).encode([prompt, prompt], texts)
-    responses = [
-        Response.objects.create(prompt=job.prompt, text=text, style=style, generator=config.generator,
-                                axis_scores=axes_score(prompt, text), embedding=vector.numpy().tobytes(),
-                                encoder=config.encoder)
-        for text, style, vector in zip(texts, ["default", f"personal:{job.method}"], vectors, strict=True)
-    ]
+    responses = responses_with_features(prompt=job.prompt, answers=[
+        (default_text, "default"), (personal_text, f"personal:{job.method}")])
     random.shuffle(responses)
     pair = vote_services.pair_create(user=job.user, left=responses[0], right=responses[1], source="compare")
     return pair.pk

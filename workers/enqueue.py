@@ -11,7 +11,6 @@ from django.db import transaction
 from workers.celery_app import app
 
 PROFILE_REFIT = "tailor.profile_refit"
-FEATURES_COMPUTE = "tailor.features_compute"
 PROFILES_RECONCILE = "tailor.profiles_reconcile"
 COMPARE_RUN = "tailor.compare_run"
 SUMMARY_APPLY = "tailor.summary_apply"
@@ -21,12 +20,6 @@ POOL_GENERATE = "tailor.pool_generate"
 def profile_refit_enqueue(*, user_id: int) -> None:
     """Refit this user's profile from their stored votes once the current transaction commits."""
     transaction.on_commit(lambda: app.send_task(PROFILE_REFIT, kwargs={"user_id": user_id}, queue="default"))
-
-
-def features_compute_enqueue(*, response_ids: list[int]) -> None:
-    """Compute axis scores and embeddings of these responses (a ``gpu`` job) after commit."""
-    ids = list(response_ids)
-    transaction.on_commit(lambda: app.send_task(FEATURES_COMPUTE, kwargs={"response_ids": ids}, queue="gpu"))
 
 
 def compare_run_enqueue(*, job_id: str) -> None:

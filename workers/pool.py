@@ -14,12 +14,11 @@ from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.conf import settings
 
-from personalization.axes import axes_score
 from personalization.generation import SamplingConfig
 from webapp.catalog.models import Prompt, Response
 from workers.compare import generator_get
 from workers.config import worker_config
-from workers.refit import encoder_get
+from workers.refit import responses_with_features
 
 log = logging.getLogger(__name__)
 
@@ -51,16 +50,12 @@ def pool_generate_run(*, prompt_id: int, max_styles: int | None = None, max_new_
         return 0
     config = worker_config()
     generator = generator_get(config.generator, config.model_cache_dir, config.device)
-    encoder = encoder_get(config.encoder, config.device)
     for index, style in enumerate(todo):
         sampling = SamplingConfig(max_new_tokens=max_new_tokens or int(style["max_new_tokens"]),
                                   temperature=float(style["temperature"]), seed=prompt_id * 31 + index)
         conversation = [{"role": "system", "content": style["system"]}, {"role": "user", "content": prompt.text}]
         text = generator.generate([conversation], sampling, prefixes=[style.get("prefix", "")])[0]
-        vector = encoder.encode([prompt.text], [text])[0]
-        Response.objects.create(prompt=prompt, text=text, style=style["name"], generator=config.generator,
-                                axis_scores=axes_score(prompt.text, text), embedding=vector.numpy().tobytes(),
-                                encoder=config.encoder)
+        responses_with_features(prompt=prompt, answers=[(text, style["name"])])
         done += 1
         _progress(prompt_id, done, total)
     log.info("pool for prompt %s: %d new answers", prompt_id, len(todo))

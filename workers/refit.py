@@ -15,7 +15,7 @@ from personalization.bank import BaseRewardBank
 from personalization.encoder import EncoderConfig, SentenceEncoder
 from personalization.prototypes import PrototypeModel
 from personalization.user_model import OUTCOME_FIRST, OUTCOME_SECOND, OUTCOME_TIE, UserRewardModel
-from webapp.catalog.models import Response
+from webapp.catalog.models import Prompt, Response
 from webapp.profiles import selectors as profile_selectors
 from webapp.profiles import services as profile_services
 from webapp.profiles.models import BaseRewardBank as BaseRewardBankRow
@@ -35,7 +35,7 @@ INFLUENTIAL_VOTES = 3
 
 
 class FeaturesMissing(RuntimeError):
-    """Some voted responses have no features yet; the features job re-enqueues the refit when done."""
+    """Some voted responses have no features yet; the refit is deferred (the reconciler tries again)."""
 
 
 def embedding_from_bytes(raw: bytes | memoryview) -> torch.Tensor:
@@ -230,31 +230,23 @@ def profile_push(*, user_id: int, version: int) -> None:
     async_to_sync(layer.group_send)(f"user.{user_id}", {"type": "profile.updated", "user_id": user_id, "version": version})
 
 
-def features_compute_run(*, response_ids: list[int]) -> list[int]:
-    """Score and embed responses that lack features; return the users whose profiles need a refit."""
-    from personalization.axes import axes_score
-
-    config = worker_config()
-    todo = list(Response.objects.filter(pk__in=response_ids).select_related("prompt"))
-    todo = [r for r in todo if not r.has_features or r.encoder != config.encoder]
-    if not todo:
-        return []
-    encoder = encoder_get(config.encoder, config.device)
-    vectors = encoder.encode([r.prompt.text for r in todo], [r.text for r in todo])
-    for response, vector in zip(todo, vectors, strict=True):
-        response.axis_scores = axes_score(response.prompt.text, response.text)
-        response.embedding = vector.numpy().tobytes()
-        response.encoder = config.encoder
-        response.save(update_fields=["axis_scores", "embedding", "encoder"])
-    ids = [r.pk for r in todo]
-    return list(
-        Vote.objects.filter(pair__left_id__in=ids).values_list("user_id", flat=True).union(
-            Vote.objects.filter(pair__right_id__in=ids).values_list("user_id", flat=True)
-        )
-    )
-
-
 @lru_cache(maxsize=2)
 def encoder_get(model_path: str, device: str) -> SentenceEncoder:
     """One encoder per worker process: loading it is the expensive part."""
     return SentenceEncoder(EncoderConfig(model_path=model_path, device=device))
+
+
+def responses_with_features(*, prompt: Prompt, answers: list[tuple[str, str]]) -> list[Response]:
+    """Store answers ``(text, style)`` to ``prompt`` with their axis scores and embeddings, encoded in one batch:
+    features are computed once per response, when it is written."""
+    from personalization.axes import axes_score
+
+    config = worker_config()
+    texts = [text for text, _ in answers]
+    vectors = encoder_get(config.encoder, config.device).encode([prompt.text] * len(texts), texts)  # (N, d)
+    return [
+        Response.objects.create(prompt=prompt, text=text, style=style, generator=config.generator,
+                                axis_scores=axes_score(prompt.text, text), embedding=vector.numpy().tobytes(),
+                                encoder=config.encoder)
+        for (text, style), vector in zip(answers, vectors, strict=True)
+    ]

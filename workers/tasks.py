@@ -45,17 +45,6 @@ def profile_refit(user_id: int) -> int | None:
         return None
 
 
-@shared_task(name="tailor.features_compute", acks_late=True, soft_time_limit=600, time_limit=660, **_RETRY)
-def features_compute(response_ids: list[int]) -> int:
-    """Axis scores and embeddings for responses (loads the encoder: ``gpu`` queue)."""
-    from workers.refit import features_compute_run
-
-    users = features_compute_run(response_ids=[int(i) for i in response_ids])
-    for user_id in users:
-        profile_refit.apply_async(kwargs={"user_id": user_id}, queue="default")
-    return len(users)
-
-
 @shared_task(name="tailor.profiles_reconcile", soft_time_limit=60, time_limit=90)
 def profiles_reconcile() -> int:
     """Re-enqueue every profile older than its newest vote: a lost task or a dead worker only delays a refit."""

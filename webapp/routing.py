@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
+from webapp.demos.consumers import ParticipantConsumer, PresenterConsumer
 from webapp.generation.consumers import JobConsumer, PromptPoolConsumer
 from webapp.profiles.consumers import ProfileConsumer
 
@@ -9,4 +10,6 @@ websocket_urlpatterns = [
     path("ws/profile/", ProfileConsumer.as_asgi()),
     path("ws/jobs/<uuid:job_id>/", JobConsumer.as_asgi()),
     path("ws/prompts/<int:prompt_id>/", PromptPoolConsumer.as_asgi()),
+    path("ws/demo/<str:code>/present/", PresenterConsumer.as_asgi()),
+    path("ws/demo/<str:code>/", ParticipantConsumer.as_asgi()),
 ]

@@ -5,6 +5,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 
 from webapp.accounts import views as account_views
+from webapp.demos import views as demo_views
 from webapp.generation import views as generation_views
 from webapp.profiles import views as profile_views
 from webapp.votes import views as vote_views
@@ -29,6 +30,15 @@ urlpatterns = [
     path("me/data.json", profile_views.data_download, name="me-data"),
     path("me/delete/", profile_views.data_delete, name="me-delete"),
     path("me/summary/", profile_views.summary_update, name="me-summary"),
+    path("demo/new/", demo_views.session_new, name="demo-new"),
+    path("demo/join/", demo_views.join, name="demo-join"),
+    path("demo/<str:code>/", demo_views.room, name="demo-room"),
+    path("demo/<str:code>/vote/", demo_views.room_vote, name="demo-vote"),
+    path("demo/<str:code>/vote/skip/", demo_views.room_skip, name="demo-skip"),
+    path("demo/<str:code>/vote/undo/", demo_views.room_undo, name="demo-undo"),
+    path("demo/<str:code>/present/", demo_views.present, name="demo-present"),
+    path("demo/<str:code>/stage/", demo_views.stage, name="demo-stage"),
+    path("demo/<str:code>/export.json", demo_views.export, name="demo-export"),
     path("healthz", account_views.healthz, name="healthz"),
     path("admin/", admin.site.urls),
 ]

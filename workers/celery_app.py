@@ -19,6 +19,8 @@ app.conf.task_queues = (Queue("default"), Queue("gpu"))
 app.conf.task_routes = {
     "tailor.compare_run": {"queue": "gpu"},
     "tailor.pool_generate": {"queue": "gpu"},
+    "tailor.demo_prepare": {"queue": "gpu"},
+    "tailor.demo_reveal": {"queue": "gpu"},
 }
 app.autodiscover_tasks(["workers"], related_name="tasks", force=True)
 
@@ -35,4 +37,8 @@ def _schedule(sender: Celery, **_: object) -> None:
     )
     sender.add_periodic_task(
         settings.BANK_REFIT_INTERVAL_SECONDS, sender.signature("tailor.bank_refit"), name="refit base rewards"
+    )
+    sender.add_periodic_task(
+        settings.DEMO_EXPIRE_INTERVAL_SECONDS, sender.signature("tailor.demo_sessions_expire"),
+        name="close expired demo sessions, delete old guests",
     )

@@ -15,6 +15,9 @@ PROFILES_RECONCILE = "tailor.profiles_reconcile"
 COMPARE_RUN = "tailor.compare_run"
 SUMMARY_APPLY = "tailor.summary_apply"
 POOL_GENERATE = "tailor.pool_generate"
+DEMO_PREPARE = "tailor.demo_prepare"
+DEMO_REVEAL = "tailor.demo_reveal"
+DEMO_SESSIONS_EXPIRE = "tailor.demo_sessions_expire"
 
 
 def profile_refit_enqueue(*, user_id: int) -> None:
@@ -35,3 +38,13 @@ def summary_apply_enqueue(*, user_id: int) -> None:
 def pool_generate_enqueue(*, prompt_id: int) -> None:
     """Write a candidate pool for a new prompt (loads the LM: ``gpu`` queue)."""
     transaction.on_commit(lambda: app.send_task(POOL_GENERATE, kwargs={"prompt_id": prompt_id}, queue="gpu"))
+
+
+def demo_prepare_enqueue(*, session_id: int) -> None:
+    """Write a demo session's default answer to its showcase prompt ahead of the reveal (loads the LM: ``gpu``)."""
+    transaction.on_commit(lambda: app.send_task(DEMO_PREPARE, kwargs={"session_id": session_id}, queue="gpu"))
+
+
+def demo_reveal_enqueue(*, session_id: int) -> None:
+    """The reveal stage's answers: the default next to one per top prototype of the room (``gpu`` queue)."""
+    transaction.on_commit(lambda: app.send_task(DEMO_REVEAL, kwargs={"session_id": session_id}, queue="gpu"))

@@ -216,6 +216,9 @@ def profile_refit_run(*, user_id: int) -> int | None:
         fit = profile_fit(user_id=user_id, bank_id=bank_id, bank=bank)
         version = profile_services.profile_fit_store(user_id=user_id, expected_version=expected, fit=fit)
         if version is not None:
+            from workers.demo_room import participant_refitted
+
+            participant_refitted(user_id=user_id)  # a demo participant: their showcase pick, the presenter screen
             profile_push(user_id=user_id, version=version)
             return version
         log.info("profile of user %s changed during refit; refitting again", user_id)

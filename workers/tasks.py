@@ -96,3 +96,28 @@ def pool_generate(prompt_id: int) -> int:
     from workers.pool import pool_generate_run
 
     return pool_generate_run(prompt_id=int(prompt_id))
+
+
+@shared_task(name="tailor.demo_prepare", acks_late=True, soft_time_limit=300, time_limit=360, **_RETRY)
+def demo_prepare(session_id: int) -> bool:
+    """Write a demo session's default answer to its showcase prompt (may load the LM: ``gpu`` queue)."""
+    from workers.demo_room import demo_prepare_run
+
+    return demo_prepare_run(session_id=int(session_id))
+
+
+@shared_task(name="tailor.demo_reveal", acks_late=True, soft_time_limit=300, time_limit=360, **_RETRY)
+def demo_reveal(session_id: int) -> str:
+    """The reveal stage's answers for the room's top prototypes, pushed to the presenter and the room."""
+    from workers.demo_room import demo_reveal_run
+
+    return demo_reveal_run(session_id=int(session_id))
+
+
+@shared_task(name="tailor.demo_sessions_expire", soft_time_limit=120, time_limit=180)
+def demo_sessions_expire() -> list[int]:
+    """Close demo sessions past their expiry; delete guest accounts of sessions closed past the retention."""
+    from webapp.demos.services import sessions_expire
+
+    closed, deleted = sessions_expire()
+    return [closed, deleted]

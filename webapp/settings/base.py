@@ -42,6 +42,7 @@ INSTALLED_APPS = [
     "webapp.profiles",
     "webapp.prototypes",
     "webapp.generation",
+    "webapp.demos",
     "workers",
 ]
 
@@ -104,6 +105,15 @@ CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
         "CONFIG": {"hosts": [REDIS_URL], "capacity": 1500, "expiry": 30},
+    }
+}
+
+# Django's cache on the same Redis: shared counters across web processes (demo join rate limits)
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": "tailor",
     }
 }
 
@@ -174,3 +184,18 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
 }
+
+# --- live demo sessions (webapp/demos) --------------------------------------------------------------------
+DEMO_SESSION_HOURS = env.float("DEMO_SESSION_HOURS", default=12.0)  # a session closes itself after this
+DEMO_GUEST_RETENTION_HOURS = env.float("DEMO_GUEST_RETENTION_HOURS", default=24.0)  # guests deleted after close
+DEMO_JOIN_WINDOW_SECONDS = env.int("DEMO_JOIN_WINDOW_SECONDS", default=600)
+DEMO_JOIN_FAILURES_PER_IP = env.int("DEMO_JOIN_FAILURES_PER_IP", default=10)  # wrong codes per window
+DEMO_JOIN_ATTEMPTS_PER_IP = env.int("DEMO_JOIN_ATTEMPTS_PER_IP", default=150)  # all attempts (a venue's NAT)
+DEMO_JOINS_PER_SESSION = env.int("DEMO_JOINS_PER_SESSION", default=300)  # joins per session per window
+DEMO_MAX_PARTICIPANTS = env.int("DEMO_MAX_PARTICIPANTS", default=500)
+DEMO_EXPIRE_INTERVAL_SECONDS = env.float("DEMO_EXPIRE_INTERVAL_SECONDS", default=900.0)
+for _name in ("DEMO_SESSION_HOURS", "DEMO_GUEST_RETENTION_HOURS", "DEMO_JOIN_WINDOW_SECONDS",
+              "DEMO_JOIN_FAILURES_PER_IP", "DEMO_JOIN_ATTEMPTS_PER_IP", "DEMO_JOINS_PER_SESSION",
+              "DEMO_MAX_PARTICIPANTS", "DEMO_EXPIRE_INTERVAL_SECONDS"):
+    if globals()[_name] <= 0:
+        raise ImproperlyConfigured(f"{_name} must be positive")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import statistics
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -34,12 +35,16 @@ def _seen_response_pairs(user: AbstractBaseUser) -> set[frozenset[int]]:
     return {frozenset(p) for p in Pair.objects.filter(user=user).values_list("left_id", "right_id")}
 
 
-def _suggested(user: AbstractBaseUser, seen: set[frozenset[int]]) -> tuple[int, int] | None:
-    """The first pair the worker's active selector queued for this user that they have not seen."""
+def _suggested(user: AbstractBaseUser, seen: set[frozenset[int]],
+               allowed: set[int] | None = None) -> tuple[int, int] | None:
+    """The first pair the worker's active selector queued for this user that they have not seen (and that lies in
+    ``allowed`` responses, when given)."""
     from webapp.profiles.models import RewardProfile
 
     queued = RewardProfile.objects.filter(user=user).values_list("suggested_pairs", flat=True).first() or []
     for left_id, right_id in queued:
+        if allowed is not None and not {left_id, right_id} <= allowed:
+            continue
         if frozenset((left_id, right_id)) not in seen:
             return int(left_id), int(right_id)
     return None
@@ -50,9 +55,10 @@ def _shuffled_pair(user: AbstractBaseUser, a: Response, b: Response, rng: random
     return services.pair_create(user=user, left=left, right=right, **kwargs)  # type: ignore[arg-type]
 
 
-def _gold(user: AbstractBaseUser, rng: random.Random) -> Pair | None:
+def _gold(user: AbstractBaseUser, rng: random.Random, prompt_ids: Collection[int] | None = None) -> Pair | None:
     """An on-topic answer against an answer to another prompt: the on-topic one is the known better answer."""
-    ids = list(Response.objects.values_list("pk", "prompt_id")[:5000])
+    responses = Response.objects.all() if prompt_ids is None else Response.objects.filter(prompt_id__in=prompt_ids)
+    ids = list(responses.values_list("pk", "prompt_id")[:5000])
     if len({prompt for _, prompt in ids}) < 2:
         return None
     on_id, on_prompt = rng.choice(ids)
@@ -76,8 +82,10 @@ def _repeat(user: AbstractBaseUser, rng: random.Random) -> Pair | None:
                                 repeat_of=original)
 
 
-def _random(user: AbstractBaseUser, rng: random.Random, seen: set[frozenset[int]]) -> Pair | None:
-    prompt_ids = list(Prompt.objects.annotate(n=Count("responses")).filter(n__gte=2).values_list("pk", flat=True))
+def _random(user: AbstractBaseUser, rng: random.Random, seen: set[frozenset[int]],
+            only: Collection[int] | None = None) -> Pair | None:
+    prompts = Prompt.objects.all() if only is None else Prompt.objects.filter(pk__in=only)
+    prompt_ids = list(prompts.annotate(n=Count("responses")).filter(n__gte=2).values_list("pk", flat=True))
     rng.shuffle(prompt_ids)
     for prompt_id in prompt_ids[:50]:
         ids = list(Response.objects.filter(prompt_id=prompt_id).values_list("pk", flat=True))
@@ -89,10 +97,11 @@ def _random(user: AbstractBaseUser, rng: random.Random, seen: set[frozenset[int]
     return None
 
 
-def pair_next(*, user: AbstractBaseUser, rng: random.Random | None = None) -> Pair | None:
+def pair_next(*, user: AbstractBaseUser, rng: random.Random | None = None,
+              prompt_ids: Collection[int] | None = None) -> Pair | None:
     """The pair to show now: the pending one; else, by the configured rates, a gold pair, a repeat pair, a random
     pair, or the worker's active suggestion (random when it has none). Sides are shuffled. ``None`` when there
-    is nothing left to ask."""
+    is nothing left to ask. ``prompt_ids`` restricts new pairs to those prompts (a demo session's prompt set)."""
     pending = pair_pending(user=user)
     if pending is not None:
         return pending
@@ -101,19 +110,21 @@ def pair_next(*, user: AbstractBaseUser, rng: random.Random | None = None) -> Pa
     gold, repeat = settings.TAILOR_GOLD_PAIR_RATE, settings.TAILOR_REPEAT_PAIR_RATE
     pair: Pair | None = None
     if draw < gold:
-        pair = _gold(user, rng)
+        pair = _gold(user, rng, prompt_ids)
     elif draw < gold + repeat:
         pair = _repeat(user, rng)
     if pair is not None:
         return pair
     seen = _seen_response_pairs(user)
     if draw >= gold + repeat + settings.TAILOR_RANDOM_PAIR_RATE:
-        suggestion = _suggested(user, seen)
+        allowed = None if prompt_ids is None else set(
+            Response.objects.filter(prompt_id__in=prompt_ids).values_list("pk", flat=True))
+        suggestion = _suggested(user, seen, allowed)
         if suggestion is not None:
             responses = list(Response.objects.filter(pk__in=suggestion))
             if len(responses) == 2:
                 return _shuffled_pair(user, responses[0], responses[1], rng, source=Pair.Source.ACTIVE)
-    return _random(user, rng, seen)
+    return _random(user, rng, seen, prompt_ids)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,163 @@
+"""Demo sockets. The presenter's joins ``demo.<id>`` (staff presenter only) and re-renders the room on each push,
+coalescing bursts; a participant's joins its own ``user.<id>`` group (profile refits) and the room group
+(stage changes), never the presenter's."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, TypedDict
+
+from channels.db import database_sync_to_async
+from django.conf import settings
+from django.template.loader import render_to_string
+from django.urls import reverse
+
+from webapp.demos import selectors
+from webapp.demos.models import DemoSession
+from webapp.demos.services import presenter_group, room_group
+from webapp.group_consumer import GroupConsumer
+
+
+class DemoUpdated(TypedDict):
+    """Sent to ``demo.<session id>`` by the web (join, stage) and by workers (after a participant's refit)."""
+
+    type: str  # "demo.updated"
+    session_id: int
+    version: int
+    reason: str
+
+
+class DemoStage(TypedDict):
+    """Sent to ``demo.<session id>.room`` when the stage changes."""
+
+    type: str  # "demo.stage"
+    session_id: int
+    stage: str
+
+
+class PresenterConsumer(GroupConsumer):
+    unsupported_message = "this socket only pushes the room; send nothing"
+
+    async def connect(self) -> None:
+        user = self.scope.get("user")
+        code = str(self.scope["url_route"]["kwargs"]["code"])
+        self.session_id: int | None = await self._presentable(user, code)
+        if self.session_id is None:
+            await self.close(code=4403)
+            return
+        self.user_id: int = user.pk  # type: ignore[union-attr]
+        self._dirty = asyncio.Event()
+        self._renderer: asyncio.Task[None] | None = None
+        await self.join(presenter_group(self.session_id))
+
+    async def disconnect(self, code: int) -> None:
+        if getattr(self, "_renderer", None) is not None:
+            self._renderer.cancel()  # type: ignore[union-attr]
+        await super().disconnect(code)
+
+    async def demo_updated(self, event: DemoUpdated) -> None:
+        if event.get("session_id") != self.session_id:
+            return
+        # A burst of refits (a room voting at once) becomes one render of the newest state, not one per event.
+        self._dirty.set()
+        if self._renderer is None or self._renderer.done():
+            self._renderer = asyncio.create_task(self._render_loop())
+
+    async def _render_loop(self) -> None:
+        while self._dirty.is_set():
+            self._dirty.clear()
+            html = await self._render()
+            if html is None:  # no longer allowed (permission re-checked on every update)
+                await self.close(code=4403)
+                return
+            await self.send(text_data=html)
+
+    @database_sync_to_async
+    def _presentable(self, user: Any, code: str) -> int | None:
+        if user is None or not user.is_authenticated:
+            return None
+        session = selectors.session_by_code(code=code)
+        if session is None or not selectors.can_present(user=user, session=session):
+            return None
+        return int(session.pk)
+
+    @database_sync_to_async
+    def _render(self) -> str | None:
+        from django.contrib.auth import get_user_model
+
+        session = DemoSession.objects.select_related("showcase_prompt").filter(pk=self.session_id).first()
+        user = get_user_model().objects.filter(pk=self.user_id).first()
+        if session is None or user is None or not selectors.can_present(user=user, session=session):
+            return None
+        return render_to_string("demos/present.html#live", {**selectors.presenter_screen(session=session), "oob": True})
+
+
+class ParticipantConsumer(GroupConsumer):
+    unsupported_message = "this socket only pushes; send nothing"
+
+    async def connect(self) -> None:
+        user = self.scope.get("user")
+        code = str(self.scope["url_route"]["kwargs"]["code"])
+        found = await self._participant(user, code)
+        if found is None:
+            await self.close(code=4403)
+            return
+        self.session_id, self.participant_id = found
+        self.user_id: int = user.pk  # type: ignore[union-attr]
+        self.code = code
+        self.user_group = f"user.{self.user_id}"
+        await self.channel_layer.group_add(self.user_group, self.channel_name)
+        await self.join(room_group(self.session_id))
+
+    async def disconnect(self, code: int) -> None:
+        if hasattr(self, "user_group"):
+            await self.channel_layer.group_discard(self.user_group, self.channel_name)
+        await super().disconnect(code)
+
+    async def profile_updated(self, event: dict[str, Any]) -> None:
+        """The participant's refit landed: their panel, prototype and showcase answer, out of band."""
+        if event.get("user_id") != self.user_id:
+            return
+        html = await self._render_live()
+        if html is not None:
+            await self.send(text_data=html)
+
+    async def demo_stage(self, event: DemoStage) -> None:
+        """The stage moved: the page fetches its new body (a GET, so forms carry a fresh CSRF token and pair)."""
+        if event.get("session_id") != self.session_id or not await self._still_participant():
+            return
+        url = reverse("demo-room", args=[self.code])
+        await self.send(text_data=(
+            f'<div id="demo-body" hx-swap-oob="true" hx-get="{url}" hx-trigger="load" hx-swap="outerHTML" '
+            f'data-stage="{event["stage"]}"><p class="muted">The presenter moved on…</p></div>'))
+
+    @database_sync_to_async
+    def _participant(self, user: Any, code: str) -> tuple[int, int] | None:
+        if user is None or not user.is_authenticated:
+            return None
+        session = selectors.session_by_code(code=code)
+        if session is None:
+            return None
+        participant = selectors.participant_of(user=user, session=session)
+        return None if participant is None else (int(session.pk), int(participant.pk))
+
+    @database_sync_to_async
+    def _still_participant(self) -> bool:
+        from webapp.demos.models import Participant
+
+        return Participant.objects.filter(pk=self.participant_id, user__is_active=True).exists()
+
+    @database_sync_to_async
+    def _render_live(self) -> str | None:
+        from webapp.demos.models import Participant
+        from webapp.profiles.selectors import profile_get
+
+        participant = (Participant.objects.select_related("session__showcase_prompt")
+                       .filter(pk=self.participant_id, user__is_active=True).first())
+        if participant is None:
+            return None
+        return render_to_string("demos/room.html#live", {
+            "session": participant.session, "participant": participant, "oob": True,
+            "me": selectors.participant_view(participant=participant),
+            "profile": profile_get(user_id=self.user_id, confident_votes=settings.PERSONALIZATION["confident_votes"]),
+        })

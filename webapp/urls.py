@@ -8,6 +8,7 @@ from webapp.accounts import views as account_views
 from webapp.demos import views as demo_views
 from webapp.generation import views as generation_views
 from webapp.profiles import views as profile_views
+from webapp.prototypes.urls import urlpatterns as prototype_urlpatterns
 from webapp.votes import views as vote_views
 
 urlpatterns = [
@@ -40,5 +41,6 @@ urlpatterns = [
     path("demo/<str:code>/stage/", demo_views.stage, name="demo-stage"),
     path("demo/<str:code>/export.json", demo_views.export, name="demo-export"),
     path("healthz", account_views.healthz, name="healthz"),
+    *prototype_urlpatterns,
     path("admin/", admin.site.urls),
 ]

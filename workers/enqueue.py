@@ -48,3 +48,23 @@ def demo_prepare_enqueue(*, session_id: int) -> None:
 def demo_reveal_enqueue(*, session_id: int) -> None:
     """The reveal stage's answers: the default next to one per top prototype of the room (``gpu`` queue)."""
     transaction.on_commit(lambda: app.send_task(DEMO_REVEAL, kwargs={"session_id": session_id}, queue="gpu"))
+
+PROTOTYPES_REFIT = "tailor.prototypes_refit"
+PROTOTYPE_SPLIT = "tailor.prototype_split"
+PROTOTYPE_STATS = "tailor.prototype_stats"
+
+
+def prototypes_refit_enqueue(*, audit_id: int) -> None:
+    """Re-cluster everyone now (staff asked; ``audit_id`` is the request's audit row, completed by the worker)."""
+    transaction.on_commit(lambda: app.send_task(PROTOTYPES_REFIT, kwargs={"audit_id": audit_id}, queue="default"))
+
+
+def prototype_split_enqueue(*, key: int, audit_id: int) -> None:
+    """Re-cluster one prototype's members into two (the library's clustering runs in the worker)."""
+    transaction.on_commit(lambda: app.send_task(PROTOTYPE_SPLIT, kwargs={"key": key, "audit_id": audit_id},
+                                                queue="default"))
+
+
+def prototype_stats_enqueue() -> None:
+    """Recompute the prototypes' disagreement pairs and member agreement (after a merge or a retirement)."""
+    transaction.on_commit(lambda: app.send_task(PROTOTYPE_STATS, queue="default"))

@@ -18,6 +18,7 @@ from webapp.profiles.models import RewardProfile
 from webapp.prototypes import services as prototype_services
 from webapp.prototypes.models import Prototype, PrototypeFit
 from webapp.votes.models import Pair, Vote
+from webapp.webhooks.services import webhook_emit
 
 log = logging.getLogger(__name__)
 
@@ -108,51 +109,85 @@ def summary_refresh(
     return summary_from_weights(names, weights, stddevs, example=example).text
 
 
-def prototypes_refit_run() -> int:
-    """Cluster the users' weights on the active bank; keep prototype ids stable by matching the previous run."""
+def prototypes_refit_run(*, requested_by: int | None = None, audit_id: int | None = None) -> int:
+    """Cluster the users' weights on the active bank; keep prototype ids stable by matching the previous run, and
+    apply staff decisions (retired and merged keys, see ``workers.prototype_review``). Returns the number of live
+    prototypes stored (0 when there are too few users). Progress is pushed to open review pages."""
+    from webapp.prototypes.projection import Projection, projection_fit
+    from workers.prototype_review import (
+        decisions_apply,
+        key_targets,
+        keys_never_reused,
+        progress_push,
+        prototype_stats_refresh,
+        retired_mix_zeroed,
+        review_send,
+    )
     from workers.refit import bank_ensure, profile_push
 
+    progress_push(job="refit", stage="loading profiles", done=1, total=4)
     bank_id, bank = bank_ensure()
     rows = list(RewardProfile.objects.filter(bank_id=bank_id, vote_count__gte=MIN_PROTOTYPE_VOTES)
                 .values_list("user_id", "weights"))
     rows = [(uid, w) for uid, w in rows if len(w) == bank.dim]
     if len(rows) < MIN_PROTOTYPE_USERS:
         log.info("prototypes: %d users with enough votes, need %d", len(rows), MIN_PROTOTYPE_USERS)
+        reason = f"{len(rows)} users with {MIN_PROTOTYPE_VOTES}+ votes; clustering needs {MIN_PROTOTYPE_USERS}"
+        if audit_id is not None:
+            prototype_services.prototype_action_failed(audit_id=audit_id, error=reason)
+        progress_push(job="refit", stage=f"skipped: {reason}", done=0, total=4)
         return 0
     user_ids = [uid for uid, _ in rows]
     weights = torch.tensor([w for _, w in rows], dtype=torch.float64)  # (U, K)
     last = PrototypeFit.objects.order_by("-version").first()
     previous = PrototypeModel.from_state(last.state) if last is not None and last.state else None
     k_max = max(1, min(6, len(rows) // 2))
+    progress_push(job="refit", stage="clustering", done=2, total=4)
     model = PrototypeModel(k_range=tuple(range(1, k_max + 1))).fit(weights, user_ids, previous=previous)
-    responsibilities = model.assign(weights)  # (U, k)
-    best = responsibilities.argmax(1)
-    assignments = {uid: (int(model.ids_[int(best[i])]), float(responsibilities[i, best[i]]))
-                   for i, uid in enumerate(user_ids)}
-    names = bank.names_
+    model.ids_ = keys_never_reused(model.ids_, previous.ids_ if previous is not None else [])
+    targets = key_targets(model.ids_)  # staff decisions: retired → None, merged → the target's key
+    keys, folded, moments = decisions_apply(
+        ids=model.ids_, targets=targets, responsibilities=model.assign(weights), mix=model.mix_,
+        means=model.means_, covariances=model.covariances_)  # folded: (U, L)
+    assignments: dict[int, tuple[int, float]] = {}
     prototypes = []
-    for c, key in enumerate(model.ids_):
-        mean = model.means_[c].tolist()
-        cov = model.covariances_[c]
-        prototypes.append(prototype_services.PrototypeRow(
-            key=int(key), mean=mean, covariance=cov.tolist(), weight=float(model.mix_[c]),
-            size=int((best == c).sum()),
-        ))
+    if keys:
+        best = folded.argmax(1)  # (U,)
+        confidence = folded.gather(1, best[:, None])[:, 0] / folded.sum(1).clamp_min(1e-12)  # (U,)
+        assignments = {uid: (keys[int(best[i])], float(confidence[i])) for i, uid in enumerate(user_ids)}
+        prototypes = [
+            prototype_services.PrototypeRow(key=key, mean=mean, covariance=cov, weight=mass,
+                                            size=int((best == j).sum()))
+            for j, (key, (mass, mean, cov)) in enumerate(zip(keys, moments, strict=True))
+        ]
+    previous_projection = last.projection if last is not None and last.projection else None
+    projection = projection_fit(weights.tolist(), bank_id=bank_id,
+                                previous=Projection(**previous_projection) if previous_projection else None)
+    progress_push(job="refit", stage="storing", done=3, total=4)
     fit = prototype_services.prototypes_store(
         bank_id=bank_id, prototypes=prototypes, assignments=assignments, k=model.k_,
         criterion=model.criterion, criterion_scores={str(k): float(v) for k, v in model.criterion_scores_.items()},
-        state=model.to_state(),
+        state=retired_mix_zeroed(model.to_state(), targets), projection=dict(projection),
+        requested_by=requested_by, audit_id=audit_id,
     )
+    names = bank.names_
+    webhook_emit(event="prototype.changed", data={
+        "fit_version": fit.version, "k": model.k_, "users": len(user_ids), "bank_version": bank.version,
+        "prototypes": [{"key": row.key, "size": row.size, "weight": row.weight} for row in prototypes]})
     for row in prototypes:  # the prototype's own summary (POPI), unless staff wrote one
         stds = [math.sqrt(max(v, 0.0)) for v in torch.diagonal(torch.tensor(row.covariance)).tolist()]
         text = summary_from_weights(names, row.mean, stds).text.replace("You prefer", "Prefers")
         Prototype.objects.filter(key=row.key, summary="").update(summary=text)
+    progress_push(job="refit", stage="statistics", done=4, total=4)
+    prototype_stats_refresh()
     for uid in user_ids:
         version = RewardProfile.objects.filter(user_id=uid).values_list("version", flat=True).first()
         if version is not None:
             profile_push(user_id=uid, version=version)
-    log.info("prototypes v%d: k=%d over %d users", fit.version, model.k_, len(user_ids))
-    return model.k_
+    review_send({"type": "prototypes.updated"})
+    progress_push(job="refit", stage="done", done=4, total=4)
+    log.info("prototypes v%d: k=%d over %d users, %d live", fit.version, model.k_, len(user_ids), len(keys))
+    return len(keys)
 
 
 MIN_BANK_USERS = 8
@@ -176,7 +211,11 @@ def bank_refit_run() -> int | None:
 
     _, bank = bank_ensure()
     sources = [Pair.Source.ACTIVE, Pair.Source.RANDOM, Pair.Source.COMPARE]
-    votes = Vote.objects.filter(pair__source__in=sources, choice__in=list(_OUTCOME))
+    # voters flagged by quality control stay out of the shared bases (their own profile still uses their votes)
+    from webapp.quality.selectors import users_flagged
+
+    flagged = users_flagged()
+    votes = Vote.objects.filter(pair__source__in=sources, choice__in=list(_OUTCOME)).exclude(user_id__in=flagged)
     voters = [row["user_id"] for row in votes.values("user_id").annotate(n=Count("id"))
               if row["n"] >= MIN_BANK_VOTES]
     if len(voters) < MIN_BANK_USERS:
@@ -206,7 +245,8 @@ def bank_refit_run() -> int | None:
     state = {**new_bank.to_state(), "prior": prior.to_state()}
     row = profile_services.bank_activate(
         version=new_bank.version, encoder=new_bank.encoder, names=new_bank.names_, state=state,
-        notes=f"named axes + {new_bank.n_latent} latent bases from {len(rows)} votes of {len(voters)} users",
+        notes=f"named axes + {new_bank.n_latent} latent bases from {len(rows)} votes of {len(voters)} users"
+              f" ({len(flagged)} flagged voters left out)",
     )
     log.info("bank v%d active: %d latent bases", row.version, new_bank.n_latent)
     return int(row.version)

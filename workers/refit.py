@@ -22,6 +22,7 @@ from webapp.profiles.models import BaseRewardBank as BaseRewardBankRow
 from webapp.profiles.models import RewardProfile
 from webapp.votes import selectors as vote_selectors
 from webapp.votes.models import Vote
+from webapp.webhooks.services import webhook_emit
 from workers.config import worker_config
 from workers.learning import pairs_suggest, summary_refresh
 
@@ -220,6 +221,9 @@ def profile_refit_run(*, user_id: int) -> int | None:
 
             participant_refitted(user_id=user_id)  # a demo participant: their showcase pick, the presenter screen
             profile_push(user_id=user_id, version=version)
+            webhook_emit(event="profile.updated", data={
+                "user_id": user_id, "version": version, "vote_count": fit.vote_count, "bank_version": bank.version,
+                "axes": bank.names_, "weights": fit.weights})
             return version
         log.info("profile of user %s changed during refit; refitting again", user_id)
     raise RuntimeError(f"could not claim profile of user {user_id} after {MAX_CLAIM_ATTEMPTS} attempts")
@@ -231,6 +235,9 @@ def profile_push(*, user_id: int, version: int) -> None:
     if layer is None:
         return
     async_to_sync(layer.group_send)(f"user.{user_id}", {"type": "profile.updated", "user_id": user_id, "version": version})
+    from workers.prototype_review import map_push
+
+    map_push()  # the user's point on the staff map moved
 
 
 @lru_cache(maxsize=2)

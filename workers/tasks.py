@@ -67,11 +67,15 @@ def compare_run(job_id: str) -> str | None:
 
 
 @shared_task(name="tailor.prototypes_refit", soft_time_limit=300, time_limit=360)
-def prototypes_refit() -> int:
-    """Re-cluster users into prototypes (P-GenRM); ids stay stable across runs."""
+def prototypes_refit(audit_id: int | None = None) -> int:
+    """Re-cluster users into prototypes (P-GenRM); ids stay stable across runs. ``audit_id``: staff asked for it."""
+    from webapp.prototypes.models import PrototypeAudit
     from workers.learning import prototypes_refit_run
 
-    return prototypes_refit_run()
+    requested_by = (PrototypeAudit.objects.filter(pk=audit_id).values_list("actor_id", flat=True).first()
+                    if audit_id is not None else None)
+    return prototypes_refit_run(requested_by=requested_by, audit_id=None if audit_id is None else int(audit_id))
+
 
 
 @shared_task(name="tailor.summary_apply", acks_late=True, soft_time_limit=60, time_limit=90, **_RETRY)
@@ -121,3 +125,18 @@ def demo_sessions_expire() -> list[int]:
 
     closed, deleted = sessions_expire()
     return [closed, deleted]
+
+@shared_task(name="tailor.prototype_split", soft_time_limit=300, time_limit=360)
+def prototype_split(key: int, audit_id: int | None = None) -> list[int]:
+    """Re-cluster one prototype's members into two under new stable keys (staff review)."""
+    from workers.prototype_review import prototype_split_run
+
+    return prototype_split_run(key=int(key), audit_id=None if audit_id is None else int(audit_id))
+
+
+@shared_task(name="tailor.prototype_stats", soft_time_limit=300, time_limit=360)
+def prototype_stats() -> int:
+    """Recompute each prototype's disagreement pairs and member agreement."""
+    from workers.prototype_review import prototype_stats_refresh
+
+    return prototype_stats_refresh()

@@ -79,6 +79,7 @@ class PrototypeAudit(models.Model):
         RETIRE = "retire", "retire"
         REFIT_REQUEST = "refit_request", "re-run clustering (requested)"
         REFIT = "refit", "clustering run"
+        ADMIN_EDIT = "admin_edit", "edited in the admin"
 
     # None: done by the system (the periodic refit), not by a person
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Collection
+from dataclasses import dataclass
+from datetime import datetime
 from typing import TypedDict
 
 from django.contrib.auth import get_user_model
@@ -94,3 +97,95 @@ def prototype_map(*, user_ids: Collection[int] | None = None, with_summaries: bo
     version = sum(int(r[5]) for r in rows) + fit_version + PrototypeAudit.objects.count()
     return PrototypeMap(version=version, points=points, prototypes=prototypes)
 
+
+
+# --- the staff review page --------------------------------------------------------------------------------
+
+TREND_FITS = 30
+REPRESENTATIVES = 5
+
+
+@dataclass(frozen=True)
+class AxisSpread:
+    name: str
+    label: str
+    mean: float
+    spread: float
+
+
+@dataclass(frozen=True)
+class Member:
+    user_id: int
+    username: str
+    votes: int
+    distance: float
+    summary: str
+
+
+@dataclass(frozen=True)
+class TrendPoint:
+    version: int
+    created_at: datetime
+    size: int
+
+
+@dataclass(frozen=True)
+class PrototypeDetail:
+    prototype: Prototype
+    axes: list[AxisSpread]
+    representatives: list[Member]
+    disagreements: list[dict[str, object]]
+    trend: list[TrendPoint]
+    audit: list[PrototypeAudit]
+    others: dict[int, str]  # key → name of every prototype named in the disagreements
+
+
+def prototypes_for_review() -> list[Prototype]:
+    """Live prototypes first (approved, then active, by size), then the retired ones."""
+    rank = {Prototype.Status.APPROVED: 0, Prototype.Status.ACTIVE: 1, Prototype.Status.RETIRED: 2}
+    return sorted(Prototype.objects.all(), key=lambda p: (rank.get(p.status, 3), -p.size, p.key))
+
+
+def audit_recent(*, limit: int = 20, key: int | None = None) -> list[PrototypeAudit]:
+    """The newest audit rows, optionally only those naming ``key`` (filtered here: JSON ``contains`` is not
+    available on the embedded SQLite)."""
+    rows = PrototypeAudit.objects.select_related("actor")
+    if key is None:
+        return list(rows[:limit])
+    return [row for row in rows[: limit * 20] if key in (row.keys or [])][:limit]
+
+
+def prototype_detail(*, key: int) -> PrototypeDetail | None:
+    import numpy as np
+
+    prototype = Prototype.objects.select_related("bank").filter(key=key).first()
+    if prototype is None:
+        return None
+    names = list(prototype.bank.names) if prototype.bank is not None else []
+    mean = [float(v) for v in prototype.mean]
+    cov = prototype.covariance or []
+    axes = [
+        AxisSpread(name=name, label=name.replace("_", " "), mean=mean[i],
+                   spread=math.sqrt(max(float(cov[i][i]), 0.0)) if i < len(cov) else 0.0)
+        for i, name in enumerate(names) if i < len(mean)
+    ]
+    members = [r for r in RewardProfile.objects.filter(prototype_id=key)
+               .values_list("user_id", "weights", "vote_count", "summary") if len(r[1]) == len(mean) and mean]
+    representatives: list[Member] = []
+    if members:
+        distances = np.sqrt(((np.asarray([r[1] for r in members]) - np.asarray(mean)) ** 2).sum(1))  # (U,)
+        closest = [members[i] for i in np.argsort(distances)[:REPRESENTATIVES]]
+        usernames = dict(get_user_model().objects.filter(pk__in=[r[0] for r in closest])
+                         .values_list("pk", "username"))
+        by_user = {r[0]: float(d) for r, d in zip(members, distances, strict=True)}
+        representatives = [Member(user_id=r[0], username=usernames.get(r[0], f"user {r[0]}"), votes=int(r[2]),
+                                  distance=round(by_user[r[0]], 3), summary=r[3]) for r in closest]
+    fits = list(PrototypeFit.objects.order_by("-version").values_list("version", "created_at", "sizes")[:TREND_FITS])
+    trend = [TrendPoint(version=v, created_at=at, size=int((sizes or {}).get(str(key), 0)))
+             for v, at, sizes in reversed(fits)]
+    other_keys = {int(d["other_key"]) for d in prototype.disagreements if "other_key" in d}
+    others = {p.key: str(p) for p in Prototype.objects.filter(key__in=other_keys)}
+    return PrototypeDetail(prototype=prototype, axes=axes, representatives=representatives,
+                           disagreements=[{**d, "other_name": others.get(int(d.get("other_key", -1)), "another")}
+                                          for d in prototype.disagreements], trend=trend,
+                           audit=audit_recent(key=key), others=others)

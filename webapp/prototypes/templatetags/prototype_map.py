@@ -39,3 +39,14 @@ def map_layout(payload: dict[str, Any]) -> dict[str, Any]:
         for p in payload.get("prototypes", [])
     ]
     return {"points": points, "prototypes": prototypes}
+
+
+@register.simple_tag
+def sparkline(trend: list[Any], width: int = 300, height: int = 60) -> str:
+    """SVG polyline points for the ``size`` of each trend point, left to right, scaled to the box."""
+    sizes = [int(t.size) for t in trend]
+    if not sizes:
+        return ""
+    top = max(max(sizes), 1)
+    step = width / max(len(sizes) - 1, 1)
+    return " ".join(f"{i * step:.1f},{height - 4 - (height - 8) * s / top:.1f}" for i, s in enumerate(sizes))

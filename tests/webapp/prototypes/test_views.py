@@ -1,0 +1,105 @@
+from __future__ import annotations
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from tests.factories import UserFactory
+from webapp.profiles.models import BaseRewardBank, RewardProfile
+from webapp.prototypes.models import Prototype, PrototypeAudit
+
+NAMES = ["brevity", "structure", "formality"]
+EYE = [[0.1 if a == b else 0.0 for b in range(3)] for a in range(3)]
+
+
+@pytest.fixture
+def prototypes() -> tuple[Prototype, Prototype]:
+    bank = BaseRewardBank.objects.create(version=1, encoder="test", names=NAMES, state={}, is_active=True)
+    a = Prototype.objects.create(key=0, name="Brief", bank=bank, mean=[2.0, 0.0, 0.0], covariance=EYE, size=1,
+                                 summary="Prefers short answers.")
+    b = Prototype.objects.create(key=1, bank=bank, mean=[-2.0, 0.0, 0.0], covariance=EYE, size=1)
+    for key, weights in ((0, [2.0, 0.1, 0.0]), (1, [-2.0, 0.0, 0.1])):
+        RewardProfile.objects.create(user=UserFactory(), bank=bank, weights=weights, covariance=EYE, vote_count=4,
+                                     version=1, prototype_id=key, summary="likes it short")
+    return a, b
+
+
+def _client(*, staff: bool) -> Client:
+    client = Client()
+    client.force_login(UserFactory(is_staff=staff))
+    return client
+
+
+@pytest.mark.django_db
+def test_anonymous_visitors_are_sent_to_log_in_and_users_are_refused(prototypes) -> None:
+    url = reverse("prototype-review")
+    response = Client().get(url)
+    assert response.status_code == 302 and response["Location"].startswith(reverse("login"))
+    assert _client(staff=False).get(url).status_code == 403
+    assert _client(staff=False).get(reverse("prototype-detail", args=[0])).status_code == 403
+    assert _client(staff=False).post(reverse("prototype-rename", args=[0]), {"name": "Hijacked"}).status_code == 403
+    assert Client().post(reverse("prototypes-refit")).status_code == 302
+    assert Prototype.objects.get(key=0).name == "Brief" and not PrototypeAudit.objects.exists()
+
+
+@pytest.mark.django_db
+def test_staff_see_the_map_the_list_and_each_prototype(prototypes) -> None:
+    client = _client(staff=True)
+    html = client.get(reverse("prototype-review")).content.decode()
+    assert 'data-testid="prototype-map"' in html and html.count('data-testid="map-point"') == 2
+    assert html.count('data-testid="prototype-row"') == 2 and "likes it short" in html  # hover summary
+    assert 'ws-connect="/ws/staff/prototypes/"' in html
+    detail = client.get(reverse("prototype-detail", args=[0])).content.decode()
+    assert "Prefers short answers." in detail and "brevity" in detail and "2.00 ± 0.32" in detail
+    assert client.get(reverse("prototype-detail", args=[99])).status_code == 404
+
+
+@pytest.mark.django_db
+def test_staff_rename_and_merge_are_applied_and_audited(prototypes) -> None:
+    client = _client(staff=True)
+    response = client.post(reverse("prototype-rename", args=[1]), {"name": "  Thorough  "})
+    assert response.status_code == 302 and Prototype.objects.get(key=1).name == "Thorough"
+    response = client.post(reverse("prototypes-merge"), {"source": "0", "target": "1"}, HTTP_HX_REQUEST="true")
+    assert response.status_code == 204 and response["HX-Redirect"] == reverse("prototype-review")
+    assert Prototype.objects.get(key=0).status == Prototype.Status.RETIRED
+    assert [a.action for a in PrototypeAudit.objects.order_by("id")] == ["rename", "merge"]
+
+
+@pytest.mark.django_db
+def test_bad_input_is_refused_with_a_message_and_changes_nothing(prototypes) -> None:
+    client = _client(staff=True)
+    for url, data in ((reverse("prototype-rename", args=[0]), {"name": "   "}),
+                      (reverse("prototype-rename", args=[0]), {"name": "x" * 81}),
+                      (reverse("prototypes-merge"), {"source": "0", "target": "0"}),
+                      (reverse("prototypes-merge"), {"source": "zero", "target": "1"}),
+                      (reverse("prototype-approve", args=[42]), {})):
+        response = client.post(url, data, follow=True)
+        assert "Nothing changed" in response.content.decode()
+    assert Prototype.objects.get(key=0).name == "Brief" and not PrototypeAudit.objects.exists()
+    assert client.get(reverse("prototype-rename", args=[0])).status_code == 405
+
+
+@pytest.mark.django_db
+def test_actions_need_the_csrf_token(prototypes) -> None:
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(UserFactory(is_staff=True))
+    assert client.post(reverse("prototype-approve", args=[0])).status_code == 403
+    assert Prototype.objects.get(key=0).status == Prototype.Status.ACTIVE
+
+
+@pytest.mark.django_db
+def test_admin_lists_and_searches_prototypes_and_the_audit_is_read_only(prototypes) -> None:
+    from webapp.prototypes.services import prototype_rename
+
+    admin_user = UserFactory(is_staff=True, is_superuser=True)
+    client = Client()
+    client.force_login(admin_user)
+    prototype_rename(actor_id=admin_user.pk, key=0, name="Short")
+    assert "Short" in client.get("/admin/prototypes/prototype/?q=Short").content.decode()
+    assert client.get("/admin/prototypes/prototype/?status__exact=active").status_code == 200
+    audit = PrototypeAudit.objects.get()
+    assert client.get("/admin/prototypes/prototypeaudit/?action__exact=rename").status_code == 200
+    assert client.get(f"/admin/prototypes/prototypeaudit/{audit.pk}/change/").status_code == 200  # view only
+    assert client.post(f"/admin/prototypes/prototypeaudit/{audit.pk}/delete/", {"post": "yes"}).status_code == 403
+    assert client.get("/admin/prototypes/prototypeaudit/add/").status_code == 403
+    assert PrototypeAudit.objects.count() == 1

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.urls import path
+from django.urls import include, path
 
 from webapp.accounts import views as account_views
 from webapp.demos import views as demo_views
@@ -43,4 +43,5 @@ urlpatterns = [
     path("healthz", account_views.healthz, name="healthz"),
     *prototype_urlpatterns,
     path("admin/", admin.site.urls),
+    path("api/", include("webapp.api.urls")),
 ]

@@ -21,6 +21,8 @@ app.conf.task_routes = {
     "tailor.pool_generate": {"queue": "gpu"},
     "tailor.demo_prepare": {"queue": "gpu"},
     "tailor.demo_reveal": {"queue": "gpu"},
+    "tailor.score_run": {"queue": "gpu"},
+    "tailor.responses_features": {"queue": "gpu"},
 }
 app.autodiscover_tasks(["workers"], related_name="tasks", force=True)
 

@@ -18,6 +18,9 @@ POOL_GENERATE = "tailor.pool_generate"
 DEMO_PREPARE = "tailor.demo_prepare"
 DEMO_REVEAL = "tailor.demo_reveal"
 DEMO_SESSIONS_EXPIRE = "tailor.demo_sessions_expire"
+WEBHOOK_DELIVER = "tailor.webhook_deliver"
+SCORE_RUN = "tailor.score_run"
+RESPONSES_FEATURES = "tailor.responses_features"
 
 
 def profile_refit_enqueue(*, user_id: int) -> None:
@@ -40,6 +43,22 @@ def pool_generate_enqueue(*, prompt_id: int) -> None:
     transaction.on_commit(lambda: app.send_task(POOL_GENERATE, kwargs={"prompt_id": prompt_id}, queue="gpu"))
 
 
+def webhook_deliver_enqueue(*, delivery_id: int) -> None:
+    """POST one webhook delivery (retried with backoff by the task) once the current transaction commits."""
+    transaction.on_commit(lambda: app.send_task(WEBHOOK_DELIVER, kwargs={"delivery_id": delivery_id},
+                                                queue="default"))
+
+
+def score_run_enqueue(*, job_id: str) -> None:
+    """Score texts under a user's reward (computes features, may load the encoder: ``gpu`` queue)."""
+    transaction.on_commit(lambda: app.send_task(SCORE_RUN, kwargs={"job_id": job_id}, queue="gpu"))
+
+
+def responses_features_enqueue(*, job_id: str) -> None:
+    """Compute axis scores and embeddings of imported responses (loads the encoder: ``gpu`` queue)."""
+    transaction.on_commit(lambda: app.send_task(RESPONSES_FEATURES, kwargs={"job_id": job_id}, queue="gpu"))
+
+
 def demo_prepare_enqueue(*, session_id: int) -> None:
     """Write a demo session's default answer to its showcase prompt ahead of the reveal (loads the LM: ``gpu``)."""
     transaction.on_commit(lambda: app.send_task(DEMO_PREPARE, kwargs={"session_id": session_id}, queue="gpu"))
@@ -48,6 +67,7 @@ def demo_prepare_enqueue(*, session_id: int) -> None:
 def demo_reveal_enqueue(*, session_id: int) -> None:
     """The reveal stage's answers: the default next to one per top prototype of the room (``gpu`` queue)."""
     transaction.on_commit(lambda: app.send_task(DEMO_REVEAL, kwargs={"session_id": session_id}, queue="gpu"))
+
 
 PROTOTYPES_REFIT = "tailor.prototypes_refit"
 PROTOTYPE_SPLIT = "tailor.prototype_split"

@@ -77,7 +77,6 @@ def prototypes_refit(audit_id: int | None = None) -> int:
     return prototypes_refit_run(requested_by=requested_by, audit_id=None if audit_id is None else int(audit_id))
 
 
-
 @shared_task(name="tailor.summary_apply", acks_late=True, soft_time_limit=60, time_limit=90, **_RETRY)
 def summary_apply(user_id: int) -> int | None:
     """Read an edited summary back onto the axes (POPI) and refit with the prior it implies."""
@@ -100,6 +99,51 @@ def pool_generate(prompt_id: int) -> int:
     from workers.pool import pool_generate_run
 
     return pool_generate_run(prompt_id=int(prompt_id))
+
+
+@shared_task(name="tailor.webhook_deliver", bind=True, acks_late=True, soft_time_limit=60, time_limit=90,
+             max_retries=None)
+def webhook_deliver(self, delivery_id: int) -> bool:  # type: ignore[no-untyped-def]
+    """POST one webhook delivery; on failure retry with exponential backoff and jitter up to the configured
+    number of attempts (the delivery row counts them, so retries survive a worker restart)."""
+    from webapp.webhooks.services import delivery_attempt
+
+    outcome = delivery_attempt(delivery_id=int(delivery_id))
+    if outcome.retry_in is not None:
+        raise self.retry(countdown=outcome.retry_in)
+    return outcome.delivered
+
+
+@shared_task(name="tailor.score_run", acks_late=True, soft_time_limit=120, time_limit=180, **_RETRY)
+def score_run(job_id: str) -> str | None:
+    """Score answers under a user's reward (features may need the encoder: ``gpu`` queue)."""
+    from workers.api_jobs import score_run_job
+
+    return score_run_job(job_id=str(job_id))
+
+
+@shared_task(name="tailor.responses_features", acks_late=True, soft_time_limit=900, time_limit=960, **_RETRY)
+def responses_features(job_id: str) -> int:
+    """Axis scores and embeddings of imported responses, so they join voting (loads the encoder: ``gpu``)."""
+    from workers.api_jobs import responses_features_job
+
+    return responses_features_job(job_id=str(job_id))
+
+
+@shared_task(name="tailor.prototype_split", soft_time_limit=300, time_limit=360)
+def prototype_split(key: int, audit_id: int | None = None) -> list[int]:
+    """Re-cluster one prototype's members into two under new stable keys (staff review)."""
+    from workers.prototype_review import prototype_split_run
+
+    return prototype_split_run(key=int(key), audit_id=None if audit_id is None else int(audit_id))
+
+
+@shared_task(name="tailor.prototype_stats", soft_time_limit=300, time_limit=360)
+def prototype_stats() -> int:
+    """Recompute each prototype's disagreement pairs and member agreement."""
+    from workers.prototype_review import prototype_stats_refresh
+
+    return prototype_stats_refresh()
 
 
 @shared_task(name="tailor.demo_prepare", acks_late=True, soft_time_limit=300, time_limit=360, **_RETRY)
@@ -125,18 +169,3 @@ def demo_sessions_expire() -> list[int]:
 
     closed, deleted = sessions_expire()
     return [closed, deleted]
-
-@shared_task(name="tailor.prototype_split", soft_time_limit=300, time_limit=360)
-def prototype_split(key: int, audit_id: int | None = None) -> list[int]:
-    """Re-cluster one prototype's members into two under new stable keys (staff review)."""
-    from workers.prototype_review import prototype_split_run
-
-    return prototype_split_run(key=int(key), audit_id=None if audit_id is None else int(audit_id))
-
-
-@shared_task(name="tailor.prototype_stats", soft_time_limit=300, time_limit=360)
-def prototype_stats() -> int:
-    """Recompute each prototype's disagreement pairs and member agreement."""
-    from workers.prototype_review import prototype_stats_refresh
-
-    return prototype_stats_refresh()

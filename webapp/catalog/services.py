@@ -1,4 +1,5 @@
-"""Writes for the catalog: importing the demo pool (prompts and responses with precomputed features)."""
+"""Writes for the catalog: importing the demo pool (prompts and responses with precomputed features) and bulk
+imports of prompts and responses (features computed afterwards by a worker)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from pathlib import Path
 
 from django.db import transaction
 
+from webapp.catalog.imports import ImportRow
 from webapp.catalog.models import Prompt, Response
 
 AXIS_COUNT = 8
@@ -85,3 +87,31 @@ def pool_import(*, path: Path, progress: Callable[[int, int], None] | None = Non
         if progress:
             progress(i, len(rows))
     return PoolImport(prompts_created=created_prompts, responses_created=created_responses, skipped_prompts=skipped)
+
+
+@dataclass(frozen=True)
+class ResponsesImport:
+    prompts_created: int
+    responses_created: int
+    responses_skipped: int  # already in the catalog (importing a file twice adds nothing)
+    response_ids: list[int]
+
+
+@transaction.atomic
+def responses_import(*, rows: list[ImportRow]) -> ResponsesImport:
+    """Store validated import rows in one transaction: prompts by text (reused when present), responses without
+    features (a gpu worker computes them; see ``webapp.api.services.features_start``)."""
+    prompt_texts = sorted({r.prompt for r in rows})
+    prompts = {p.text: p for p in Prompt.objects.filter(text__in=prompt_texts)}
+    created_prompts = 0
+    for row in rows:
+        if row.prompt not in prompts:
+            prompts[row.prompt] = Prompt.objects.create(text=row.prompt, domain=row.domain or "import",
+                                                        source=Prompt.Source.IMPORT)
+            created_prompts += 1
+    existing = set(Response.objects.filter(prompt__in=prompts.values()).values_list("prompt_id", "text"))
+    new = [Response(prompt=prompts[r.prompt], text=r.response, style=r.style or "import", generator="import")
+           for r in rows if (prompts[r.prompt].pk, r.response) not in existing]
+    created = Response.objects.bulk_create(new)
+    return ResponsesImport(prompts_created=created_prompts, responses_created=len(created),
+                           responses_skipped=len(rows) - len(created), response_ids=[r.pk for r in created])

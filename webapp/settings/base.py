@@ -36,6 +36,9 @@ INSTALLED_APPS = [
     "django_htmx",
     "template_partials",
     "rest_framework",
+    "rest_framework.authtoken",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "webapp.accounts",
     "webapp.catalog",
     "webapp.votes",
@@ -44,6 +47,10 @@ INSTALLED_APPS = [
     "webapp.generation",
     "webapp.demos",
     "workers",
+    "webapp.api",
+    "webapp.webhooks",
+    "webapp.quality",
+    "webapp.exports",
 ]
 
 MIDDLEWARE = [
@@ -153,8 +160,35 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 WHITENOISE_USE_FINDERS = True
 
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
+    # tokens for scripts, the session for the browser (the Swagger page works once signed in)
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    "PAGE_SIZE": 50,
+    "DEFAULT_THROTTLE_RATES": {
+        "votes": env.str("TAILOR_THROTTLE_VOTES", default="120/min"),
+        "generation": env.str("TAILOR_THROTTLE_GENERATION", default="10/min"),
+        "auth": env.str("TAILOR_THROTTLE_AUTH", default="10/min"),
+    },
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Tailor API",
+    "DESCRIPTION": "Votes, profiles, personalized answers, exports and webhooks of a Tailor instance.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SWAGGER_UI_DIST": "SIDECAR",  # served from this instance: no CDN
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {
+        "JobStatusEnum": "webapp.api.models.ApiJob.Status",  # the same four states as generation jobs
+        "WebhookDeliveryStatusEnum": "webapp.webhooks.models.WebhookDelivery.Status",
+        "WebhookEventEnum": "webapp.webhooks.models.Event",
+    },
 }
 
 # --- the ML library, converted to its dataclasses at the worker boundary (workers/config.py) ---------------
@@ -177,6 +211,28 @@ for _name in ("TAILOR_RANDOM_PAIR_RATE", "TAILOR_GOLD_PAIR_RATE", "TAILOR_REPEAT
         raise ImproperlyConfigured(f"{_name} must be between 0 and 1")
 if TAILOR_RANDOM_PAIR_RATE + TAILOR_GOLD_PAIR_RATE + TAILOR_REPEAT_PAIR_RATE > 1.0:
     raise ImproperlyConfigured("TAILOR_RANDOM/GOLD/REPEAT_PAIR_RATE must add up to at most 1")
+
+# --- quality control: thresholds below which a voter is flagged (webapp/quality/config.py validates them) ----
+TAILOR_QUALITY = {
+    "min_gold_votes": env.int("TAILOR_QC_MIN_GOLD_VOTES", default=3),
+    "min_gold_accuracy": env.float("TAILOR_QC_MIN_GOLD_ACCURACY", default=0.6),
+    "min_repeat_votes": env.int("TAILOR_QC_MIN_REPEAT_VOTES", default=3),
+    "min_repeat_consistency": env.float("TAILOR_QC_MIN_REPEAT_CONSISTENCY", default=0.5),
+    "min_sided_votes": env.int("TAILOR_QC_MIN_SIDED_VOTES", default=20),
+    "max_side_share": env.float("TAILOR_QC_MAX_SIDE_SHARE", default=0.9),
+    "min_timed_votes": env.int("TAILOR_QC_MIN_TIMED_VOTES", default=10),
+    "fast_vote_ms": env.int("TAILOR_QC_FAST_VOTE_MS", default=1500),
+    "max_fast_share": env.float("TAILOR_QC_MAX_FAST_SHARE", default=0.5),
+}
+# --- webhooks: delivery retries with exponential backoff and jitter (webapp/webhooks/services.py) ------------
+TAILOR_WEBHOOKS = {
+    "max_attempts": env.int("TAILOR_WEBHOOK_MAX_ATTEMPTS", default=6),
+    "backoff_seconds": env.float("TAILOR_WEBHOOK_BACKOFF_SECONDS", default=10.0),
+    "backoff_max_seconds": env.float("TAILOR_WEBHOOK_BACKOFF_MAX_SECONDS", default=3600.0),
+    "timeout_seconds": env.float("TAILOR_WEBHOOK_TIMEOUT_SECONDS", default=10.0),
+}
+if TAILOR_WEBHOOKS["max_attempts"] < 1 or TAILOR_WEBHOOKS["backoff_seconds"] < 0 or TAILOR_WEBHOOKS["timeout_seconds"] <= 0:
+    raise ImproperlyConfigured("TAILOR_WEBHOOK_MAX_ATTEMPTS >= 1, _BACKOFF_SECONDS >= 0, _TIMEOUT_SECONDS > 0")
 
 LOGGING = {
     "version": 1,

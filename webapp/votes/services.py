@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from webapp.catalog.models import Response
 from webapp.votes.models import Pair, Vote
+from webapp.webhooks.services import webhook_emit
 from workers.enqueue import profile_refit_enqueue
 
 
@@ -134,13 +135,21 @@ def vote_record(
                 raise VoteRejected("this pair was not shown to you")
             if pair.skipped_at is not None:
                 raise VoteRejected("this pair was skipped")
-            if Vote.objects.filter(pair=pair).exists():
+            winner = Vote.objects.filter(pair=pair).first()
+            if winner is not None:
+                # A concurrent request with the same key got the pair lock first: this one is its replay.
+                if winner.idempotency_key == idempotency_key:
+                    return _replayed(winner, user=user, pair_id=pair_id)
                 raise VoteRejected("you already voted on this pair")
             vote = Vote.objects.create(
                 idempotency_key=idempotency_key, user=user, pair=pair, choice=choice, strength=strength,
                 rationale=rationale.strip(), time_to_vote_ms=time_to_vote_ms,
             )
             profile_refit_enqueue(user_id=user.pk)
+            webhook_emit(event="vote.created", data={
+                "vote_id": vote.pk, "user_id": user.pk, "pair_id": pair.pk, "prompt_id": pair.prompt_id,
+                "left_id": pair.left_id, "right_id": pair.right_id, "pair_source": pair.source,
+                "choice": vote.choice, "strength": vote.strength, "created_at": vote.created_at})
     except IntegrityError:
         # Lost a race with a concurrent submission: the same key replays, another key on this pair is rejected.
         existing = Vote.objects.filter(idempotency_key=idempotency_key).first()

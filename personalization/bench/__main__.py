@@ -1,7 +1,8 @@
 """``python -m personalization.bench <protocol> [--seed N] [--json OUT] [--plot OUT.png]``.
 
 Protocols: ``hh`` (``--train FILE --test FILE``, or ``--split-from FILE`` for a deterministic 70/30 split by pair),
-``simulated`` (``--pool FILE``), ``refit`` (CPU timing of one user's refit).
+``simulated`` (``--pool FILE``), ``refit`` (CPU timing of one user's refit), ``winrate`` (``--prompts FILE``:
+personalized answers vs the default under simulated users' true reward; loads the generator and the encoder).
 """
 
 from __future__ import annotations
@@ -72,9 +73,26 @@ def _refit(args: argparse.Namespace) -> dict[str, Any]:
     return refit_timing(seed=args.seed)
 
 
+def _winrate(args: argparse.Namespace) -> dict[str, Any]:
+    from personalization.bench.simulated import SimulatedConfig
+    from personalization.bench.winrate import METHODS, WinRateConfig, winrate_main
+
+    if not args.prompts:
+        raise SystemExit("winrate needs --prompts FILE (a JSON list of {id, prompt}, e.g. koala_eval_50.json)")
+    methods = tuple(m for m in args.methods.split(",") if m) if args.methods else METHODS
+    try:
+        cfg = WinRateConfig(n_users=args.users, votes=args.votes, n_candidates=args.candidates,
+                            max_new_tokens=args.max_new_tokens, methods=methods, seed=args.seed,
+                            simulated=SimulatedConfig(seed=args.seed,
+                                                      population=_population(args, SimulatedConfig().population)))
+    except ValueError as exc:
+        raise SystemExit(f"winrate: {exc}") from exc
+    return winrate_main(args.pool, args.prompts, args.limit, args.device, args.model_cache_dir, cfg)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m personalization.bench", description=__doc__)
-    parser.add_argument("protocol", choices=["hh", "simulated", "refit"])
+    parser.add_argument("protocol", choices=["hh", "simulated", "refit", "winrate"])
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", dest="json_out")
     parser.add_argument("--plot", dest="plot_out")
@@ -83,7 +101,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--split-from")
     parser.add_argument("--encoder", default="minilm", help="minilm, smollm2-mean or smollm2-last")
     parser.add_argument("--pool", default="webapp/catalog/demo/pool.jsonl.gz")
-    parser.add_argument("--users", type=int, default=200, help="simulated unseen test users")
+    parser.add_argument("--users", type=int, default=None,
+                        help="simulated unseen test users (default 200; winrate: 4)")
+    parser.add_argument("--prompts", help="winrate: evaluation prompts (JSON list of {id, prompt})")
+    parser.add_argument("--limit", type=int, default=None, help="winrate: use only the first N prompts")
+    parser.add_argument("--methods", default="", help="winrate: comma-separated subset of the methods")
+    parser.add_argument("--votes", type=int, default=20, help="winrate: pool votes per simulated user")
+    parser.add_argument("--candidates", type=int, default=8, help="winrate: N of best-of-N")
+    parser.add_argument("--max-new-tokens", type=int, default=96, help="winrate: tokens per answer")
+    parser.add_argument("--model-cache-dir", default="var/models", help="winrate: dequantised generator cache")
     parser.add_argument("--ranks", default="", help="candidate latent ranks, chosen by validation (default 1,2,4,8)")
     parser.add_argument("--l2-scales", default="", help="factorization penalty scales (default: per protocol)")
     parser.add_argument("--meta-steps", type=int, default=300, help="outer steps of the meta-learned prior")
@@ -94,7 +120,9 @@ def main(argv: list[str] | None = None) -> None:
     from threadpoolctl import threadpool_limits  # installed with scikit-learn
 
     torch.set_num_threads(args.threads)
-    run = {"hh": _hh, "simulated": _simulated, "refit": _refit}[args.protocol]
+    if args.users is None:
+        args.users = 4 if args.protocol == "winrate" else 200
+    run = {"hh": _hh, "simulated": _simulated, "refit": _refit, "winrate": _winrate}[args.protocol]
     with threadpool_limits(limits=args.threads):  # BLAS threads fight torch's on a shared host
         report = run(args)
     _write(report, args.json_out, args.plot_out)

@@ -23,7 +23,7 @@ from tqdm import tqdm
 from personalization.active import STRATEGIES, pair_next
 from personalization.bench.stats import mean_ci95
 from personalization.judges import JUDGE_NAMES, judges_score
-from personalization.population import ADAPTIVE, PopulationConfig, population_fit
+from personalization.population import ADAPTIVE, Population, PopulationConfig, population_fit
 from personalization.user_model import UserRewardModel
 
 METHODS = ("population", *ADAPTIVE, "oracle")
@@ -105,23 +105,45 @@ def _accuracy(proba_first: torch.Tensor, outcome: torch.Tensor) -> float:
     return float(((proba_first > 0.5) == (outcome == 1)).double().mean())
 
 
-def simulated_run(
-    pool_path: str | Path, cfg: SimulatedConfig, log: Callable[[str], None] = print
-) -> dict[str, object]:
-    """Train on simulated training users, evaluate unseen users and the active-selection curve."""
-    pool = pool_read(pool_path)
-    gen = torch.Generator().manual_seed(cfg.seed)
-    judges = torch.tensor([judges_score(t) for t in tqdm(pool.texts, desc="judges", leave=False)],
-                          dtype=torch.float64)  # (R, J)
-    judges = (judges - judges.mean(0)) / judges.std(0).clamp(min=1e-9)
-    dirichlet = torch.distributions.Dirichlet(torch.full((len(JUDGE_NAMES),), cfg.alpha, dtype=torch.float64))
-    n_prompts = int(pool.prompt_of.max()) + 1
-    order = torch.randperm(n_prompts, generator=gen)
-    support_prompts, query_prompts = order[: n_prompts // 2], order[n_prompts // 2 :]
-    all_prompts = torch.arange(n_prompts)
 
+@dataclass
+class JudgeScores:
+    """Judge scores of texts standardised over a reference set: ``z`` (R, J) and the ``mean``/``std`` (J,) used,
+    so that new texts (e.g. generated answers) land on the same scale via ``judges_apply``."""
+
+    z: torch.Tensor
+    mean: torch.Tensor
+    std: torch.Tensor
+
+
+def judges_standardised(texts: list[str]) -> JudgeScores:
+    raw = torch.tensor([judges_score(t) for t in tqdm(texts, desc="judges", leave=False)], dtype=torch.float64)
+    mean, std = raw.mean(0), raw.std(0).clamp(min=1e-9)
+    return JudgeScores(z=(raw - mean) / std, mean=mean, std=std)
+
+
+def judges_apply(scores: JudgeScores, texts: list[str]) -> torch.Tensor:
+    """(N, J) judge scores of ``texts`` on the reference set's standardised scale."""
+    raw = torch.tensor([judges_score(t) for t in texts], dtype=torch.float64).reshape(len(texts), -1)
+    return (raw - scores.mean) / scores.std
+
+
+def user_mixtures(alpha: float) -> torch.distributions.Dirichlet:
+    """The users' distribution: Dirichlet(α) weights over the judges."""
+    return torch.distributions.Dirichlet(torch.full((len(JUDGE_NAMES),), alpha, dtype=torch.float64))
+
+
+def training_population(
+    pool: Pool, judges: torch.Tensor, dirichlet: torch.distributions.Dirichlet, cfg: SimulatedConfig,
+    gen: torch.Generator, log: Callable[[str], None] = print,
+) -> tuple[Population, torch.Tensor, torch.Tensor]:
+    """Simulate the training users' votes on random pool pairs and fit bank, meta prior and prototypes on them.
+
+    Returns the fitted population and the training votes (pairs (N, 2) into the pool, outcomes (N,)).
+    """
     torch.manual_seed(cfg.seed)
     train_mix = dirichlet.sample((cfg.n_train_users,))  # (U, J)
+    all_prompts = torch.arange(int(pool.prompt_of.max()) + 1)
     users, pairs_list, outcomes_list = [], [], []
     for u in range(cfg.n_train_users):
         pairs = _pairs(pool.prompt_of, all_prompts, cfg.votes_per_train_user, gen)
@@ -136,6 +158,21 @@ def simulated_run(
         pool_axes=pool.axes, config=cfg.population,
     )
     log(f"bank K={fitted.bank.dim} (latent rank {fitted.bank.n_latent}); prototypes k={fitted.prototypes.k_}")
+    return fitted, pairs_t, outcomes_t
+
+
+def simulated_run(
+    pool_path: str | Path, cfg: SimulatedConfig, log: Callable[[str], None] = print
+) -> dict[str, object]:
+    """Train on simulated training users, evaluate unseen users and the active-selection curve."""
+    pool = pool_read(pool_path)
+    gen = torch.Generator().manual_seed(cfg.seed)
+    judges = judges_standardised(pool.texts).z
+    dirichlet = user_mixtures(cfg.alpha)
+    n_prompts = int(pool.prompt_of.max()) + 1
+    order = torch.randperm(n_prompts, generator=gen)
+    support_prompts, query_prompts = order[: n_prompts // 2], order[n_prompts // 2 :]
+    fitted, pairs_t, outcomes_t = training_population(pool, judges, dirichlet, cfg, gen, log)
     phi = fitted.bank.features(pool.axes, pool.embeddings).double()  # (R, K)
     raw = torch.cat([(pool.axes - fitted.bank.axis_mean_) / fitted.bank.axis_std_, pool.embeddings], 1).double()
     shared = UserRewardModel(prior_precision=cfg.baseline_l2).fit(

@@ -27,7 +27,7 @@ from webapp.generation.models import GenerationJob
 from webapp.profiles.models import RewardProfile
 from webapp.votes import services as vote_services
 from workers.config import worker_config
-from workers.refit import bank_ensure, encoder_get, responses_with_features
+from workers.refit import bank_ensure, encoder_get, responses_with_features, user_posterior
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +74,25 @@ def _user_reward(profile: RewardProfile | None, bank: BaseRewardBank) -> torch.T
     return torch.tensor(profile.weights, dtype=torch.float32)
 
 
+def reward_scores(*, profile: RewardProfile, bank_id: int, bank: BaseRewardBank,
+                  features: torch.Tensor) -> torch.Tensor:
+    """(M,) the user's reward of candidate answers ``features`` (M, K), for best-of-N.
+
+    With prototypes on this bank: P-GenRM's dual-granularity test-time scaling — the individual level averages
+    posterior samples of the user's weights, the prototype level the user's prototypes and their members nearest
+    to the user, blended by how confident the user's votes make the model. Before the first clustering: the
+    stored weights. Seeded, so the same candidates always rank the same way.
+    """
+    from personalization.scaling import dual_granularity_score
+
+    fitted = user_posterior(user_id=profile.user_id, bank_id=bank_id, bank=bank, up_to_id=profile.fitted_vote_id,
+                            profile=profile)
+    if fitted.prototypes is None or fitted.posterior is None:
+        return features.double() @ torch.tensor(profile.weights, dtype=torch.float64)
+    return dual_granularity_score(features, posterior=fitted.posterior, prototypes=fitted.prototypes,
+                                  individual=fitted.individual, generator=torch.Generator().manual_seed(0))
+
+
 def _features(bank: BaseRewardBank, prompt: str, texts: list[str]) -> torch.Tensor:
     scores = torch.tensor([axes_score(prompt, t) for t in texts], dtype=torch.float32)  # (N, A)
     if bank.n_latent == 0:
@@ -104,7 +123,7 @@ def compare_run_job(*, job_id: str) -> str | None:
 def _run(job: GenerationJob, started: float) -> str:
     config = worker_config()
     generator = generator_get(config.generator, config.model_cache_dir, config.device)
-    _, bank = bank_ensure()
+    bank_id, bank = bank_ensure()
     profile = RewardProfile.objects.filter(user=job.user).first()
     weights = _user_reward(profile, bank)
     names = bank.names_
@@ -123,9 +142,10 @@ def _run(job: GenerationJob, started: float) -> str:
     default_text, first_ms = _stream_to_group(job_id, "default", generator.stream(messages, sampling), started)
 
     def score_fn(prompt_text: str, texts: list[str]) -> list[float]:
-        if weights is None:
+        if weights is None or profile is None:
             return [0.0] * len(texts)
-        return (_features(bank, prompt_text, texts) @ weights).tolist()
+        return reward_scores(profile=profile, bank_id=bank_id, bank=bank,
+                             features=_features(bank, prompt_text, texts)).tolist()
 
     if job.method == GenerationJob.Method.BEST_OF_N:
         conditioned = summary_messages(messages, summary_text) if summary_text else messages

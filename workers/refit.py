@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import logging
 import math
-from functools import lru_cache
+from dataclasses import dataclass
+from functools import cached_property, lru_cache
 
 import torch
 from asgiref.sync import async_to_sync
@@ -13,8 +14,8 @@ from django.db.models import Count, Max
 
 from personalization.bank import BaseRewardBank
 from personalization.encoder import EncoderConfig, SentenceEncoder
-from personalization.prototypes import PrototypeModel
-from personalization.user_model import OUTCOME_FIRST, OUTCOME_SECOND, OUTCOME_TIE, UserRewardModel
+from personalization.prototypes import PrototypeModel, PrototypePosterior
+from personalization.user_model import OUTCOME_FIRST, OUTCOME_SECOND, OUTCOME_TIE, UserRewardModel, user_fit
 from webapp.catalog.models import Prompt, Response
 from webapp.profiles import selectors as profile_selectors
 from webapp.profiles import services as profile_services
@@ -113,50 +114,77 @@ def _features(bank: BaseRewardBank, scores: list[list[float] | None], response_i
     return bank.features(axes, embeddings)
 
 
+@dataclass
+class UserPosterior:
+    """What a user's stored votes say on one bank: the preference votes (oldest first) as rows, the individual
+    MAP + Laplace fit under the (meta-learned, summary-nudged) prior, and the posterior over the newest prototypes
+    (None before the first clustering on this bank)."""
+
+    votes: list[Vote]
+    diffs: torch.Tensor  # (N, K) φ(left) − φ(right)
+    outcomes: torch.Tensor  # (N,) in {1, −1, 0}
+    strengths: torch.Tensor  # (N,) likelihood weights
+    individual: UserRewardModel
+    prototypes: PrototypeModel | None
+    tie_strength: float
+
+    @cached_property
+    def posterior(self) -> PrototypePosterior | None:
+        """The posterior under the prototype-level mixture prior (P-GenRM); computed on first use."""
+        if self.prototypes is None:
+            return None
+        return self.prototypes.posterior(self.diffs, self.outcomes, self.strengths, self.tie_strength)
+
+
+def user_posterior(*, user_id: int, bank_id: int, bank: BaseRewardBank, up_to_id: int,
+                   profile: RewardProfile | None) -> UserPosterior:
+    """Fit a user from their stored votes up to ``up_to_id`` ("both bad" votes carry no preference)."""
+    config = worker_config()
+    votes = vote_selectors.votes_for_fit(user_id=user_id, up_to_id=up_to_id)
+    preference_votes = [v for v in votes if v.choice in _OUTCOME]
+    k = bank.dim
+    meta_mean, prior_precision = bank_prior(bank_id, bank.version)
+    nudge = summary_prior_mean(bank, profile.summary_axes if profile is not None else {})
+    prior_mean = nudge if meta_mean is None else meta_mean + nudge
+    if preference_votes:
+        left = _features(bank, [v.left_scores for v in preference_votes],
+                         [v.left_id for v in preference_votes])  # (N, K)
+        right = _features(bank, [v.right_scores for v in preference_votes],
+                          [v.right_id for v in preference_votes])  # (N, K)
+        diffs = (left - right).double()  # (N, K)
+        outcomes = torch.tensor([_OUTCOME[v.choice] for v in preference_votes])  # (N,)
+        strengths = torch.tensor([STRENGTH_WEIGHT[v.strength] for v in preference_votes], dtype=torch.float64)
+    else:
+        diffs, outcomes = torch.zeros(0, k, dtype=torch.float64), torch.zeros(0, dtype=torch.int64)
+        strengths = torch.zeros(0, dtype=torch.float64)
+    individual = user_fit(diffs=diffs, outcomes=outcomes, strengths=strengths, prior_mean=prior_mean,
+                          prior_precision=prior_precision, tie_strength=config.tie_strength, device=config.device)
+    return UserPosterior(votes=preference_votes, diffs=diffs, outcomes=outcomes, strengths=strengths,
+                         individual=individual, prototypes=prototype_model_latest(bank_id, k),
+                         tie_strength=config.tie_strength)
+
+
 def profile_fit(*, user_id: int, bank_id: int, bank: BaseRewardBank) -> profile_services.ProfileFit:
     """Fit a user's weights from all their stored votes (both-bad votes are kept but carry no preference)."""
     config = worker_config()
     # Read the newest id first and fit exactly the votes up to it: a vote arriving meanwhile is newer than
     # fitted_vote_id, so the reconciler (or its own task) refits it.
     all_votes = Vote.objects.filter(user_id=user_id).aggregate(n=Count("id"), newest=Max("id"))
-    votes = vote_selectors.votes_for_fit(user_id=user_id, up_to_id=all_votes["newest"] or 0)
-    preference_votes = [v for v in votes if v.choice in _OUTCOME]
-    k = bank.dim
     profile = RewardProfile.objects.filter(user_id=user_id).first()
-    meta_mean, prior_precision = bank_prior(bank_id, bank.version)
-    nudge = summary_prior_mean(bank, profile.summary_axes if profile is not None else {})
-    prior_mean = nudge if meta_mean is None else meta_mean + nudge
-    model = UserRewardModel(
-        prior_mean=prior_mean, prior_precision=prior_precision, tie_strength=config.tie_strength,
-        device=config.device,
-    )
-    if preference_votes:
-        left = _features(bank, [v.left_scores for v in preference_votes],
-                         [v.left_id for v in preference_votes])  # (N, K)
-        right = _features(bank, [v.right_scores for v in preference_votes],
-                          [v.right_id for v in preference_votes])  # (N, K)
-        outcomes = torch.tensor([_OUTCOME[v.choice] for v in preference_votes])  # (N,)
-        weights = torch.tensor([STRENGTH_WEIGHT[v.strength] for v in preference_votes], dtype=torch.float64)
-        diffs = left - right  # (N, K)
-        model.fit(diffs, outcomes, weights)
-        w, cov = model.weights_.cpu(), model.covariance_.cpu()
-        # how much each vote pulls the weights its way: strength × margin of the observed side under w
-        pull = weights * outcomes.double() * (diffs.double() @ w)  # (N,)
-        top = torch.argsort(pull, descending=True)[:INFLUENTIAL_VOTES]
-        influential = [[float(preference_votes[i].id), round(float(pull[i]), 4)] for i in top.tolist()
-                       if outcomes[i] != OUTCOME_TIE and float(pull[i]) > 0]
-    else:
-        diffs, outcomes, weights = torch.zeros(0, k), torch.zeros(0, dtype=torch.int64), torch.zeros(0)
-        precision = (prior_precision if isinstance(prior_precision, torch.Tensor)
-                     else torch.full((k,), float(prior_precision), dtype=torch.float64))
-        w, cov = prior_mean.clone(), torch.diag(1.0 / precision)
-        influential = []
-    prototypes = prototype_model_latest(bank_id, k)
-    if prototypes is not None and len(preference_votes) < COLD_START_VOTES and not (profile and profile.summary_edited):
+    fitted = user_posterior(user_id=user_id, bank_id=bank_id, bank=bank, up_to_id=all_votes["newest"] or 0,
+                            profile=profile)
+    k = bank.dim
+    w, cov = fitted.individual.weights_.cpu(), fitted.individual.covariance_.cpu()
+    # how much each vote pulls the weights its way: strength × margin of the observed side under w
+    pull = fitted.strengths * fitted.outcomes.double() * (fitted.diffs @ w)  # (N,)
+    top = torch.argsort(pull, descending=True)[:INFLUENTIAL_VOTES]
+    influential = [[float(fitted.votes[i].id), round(float(pull[i]), 4)] for i in top.tolist()
+                   if fitted.outcomes[i] != OUTCOME_TIE and float(pull[i]) > 0]
+    if (fitted.prototypes is not None and len(fitted.votes) < COLD_START_VOTES
+            and not (profile and profile.summary_edited) and fitted.posterior is not None):
         # P-GenRM: while a user has few votes, their posterior under the prototype-level prior (a mixture over
         # similar users' weights, each component updated by the user's votes) borrows from similar users.
-        posterior = prototypes.posterior(diffs.double(), outcomes, weights.double(), config.tie_strength)
-        w, cov = posterior.moments()
+        w, cov = fitted.posterior.moments()
     stddevs = [math.sqrt(max(float(cov[i, i]), 0.0)) for i in range(k)]
     top_id = int(influential[0][0]) if influential else None
     example = (Vote.objects.select_related("pair__prompt", "pair__left", "pair__right").filter(pk=top_id).first()

@@ -181,3 +181,39 @@ def test_a_newcomer_borrows_from_the_prototypes_until_they_have_enough_votes() -
     # one vote for the brief, unstructured answer: the prototype that likes brevity explains it, and the
     # newcomer inherits its strong weights instead of the small ones a single vote gives under N(0, I)
     assert weights[0] > 1.5 and weights[1] < -1.0
+
+
+@pytest.mark.django_db
+def test_best_of_n_scores_blend_the_user_with_their_prototype_until_their_votes_are_many() -> None:
+    import torch
+
+    from workers.compare import reward_scores
+
+    _pool(2)
+    bank_id, bank = bank_ensure()
+    rng = random.Random(2)
+    eye = [[0.05 if a == b else 0.0 for b in range(8)] for a in range(8)]
+    for i in range(12):
+        centre = [3.0, -2.0] if i % 2 else [-3.0, 2.0]
+        RewardProfile.objects.create(user=UserFactory(), bank_id=bank_id, weights=centre + [rng.gauss(0, 0.1)
+                                     for _ in range(6)], covariance=eye, vote_count=10, version=1)
+    newcomer = UserFactory()
+    prompt = PromptFactory()
+    brief = ResponseFactory(prompt=prompt, axis_scores=[0.9, 0.1, *([0.5] * 6)])
+    wordy = ResponseFactory(prompt=prompt, axis_scores=[0.1, 0.9, *([0.5] * 6)])
+    pair = services.pair_create(user=newcomer, left=brief, right=wordy, source="random")
+    services.vote_record(user=newcomer, pair_id=pair.pk, idempotency_key=uuid.uuid4(), choice="left")
+    profile_refit_run(user_id=newcomer.pk)
+    profile = RewardProfile.objects.get(user=newcomer)
+    candidates = bank.features(torch.tensor([[0.9, 0.1, *([0.5] * 6)], [0.1, 0.9, *([0.5] * 6)],
+                                             [0.5, 0.5, *([0.5] * 6)]]))  # brief, wordy, in between
+    before = reward_scores(profile=profile, bank_id=bank_id, bank=bank, features=candidates)
+    assert before.shape == (3,) and int(before.argmax()) == 0  # no prototypes yet: the stored weights rank
+    prototypes_refit_run()
+    profile.refresh_from_db()
+    scores = reward_scores(profile=profile, bank_id=bank_id, bank=bank, features=candidates)
+    again = reward_scores(profile=profile, bank_id=bank_id, bank=bank, features=candidates)
+    assert torch.equal(scores, again)  # seeded: the same candidates always rank the same way
+    assert int(scores.argmax()) == 0 and int(scores.argmin()) == 1
+    # one vote leaves the user unsure, so the prototype level (standardised across candidates) carries the score
+    assert not torch.allclose(scores, before.double())

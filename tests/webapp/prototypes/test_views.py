@@ -48,7 +48,8 @@ def test_staff_see_the_map_the_list_and_each_prototype(prototypes) -> None:
     html = client.get(reverse("prototype-review")).content.decode()
     assert 'data-testid="prototype-map"' in html and html.count('data-testid="map-point"') == 2
     assert html.count('data-testid="prototype-row"') == 2 and "likes it short" in html  # hover summary
-    assert 'ws-connect="/ws/staff/prototypes/"' in html
+    assert 'ws-connect="/ws/staff/prototypes/"' in html and 'data-testid="nav-prototypes"' in html
+    assert 'data-testid="nav-prototypes"' not in _client(staff=False).get(reverse("me")).content.decode()
     detail = client.get(reverse("prototype-detail", args=[0])).content.decode()
     assert "Prefers short answers." in detail and "brevity" in detail and "2.00 ± 0.32" in detail
     assert client.get(reverse("prototype-detail", args=[99])).status_code == 404

@@ -38,7 +38,7 @@ def live_stack(env: dict[str, str]) -> Iterator[str]:
             try:
                 requests.get(f"{base}/healthz", timeout=1)
                 break
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):  # a busy machine answers late
                 time.sleep(0.2)
         time.sleep(3)  # let the worker connect to the broker
         yield base

@@ -1,0 +1,300 @@
+"""A live demo room under load: 100 participants join by code, hold a websocket each and vote over HTTP while the
+presenter screen listens; reports vote → presenter-screen update latency and the server processes' CPU.
+
+Runs the real stack (uvicorn + one Celery worker via ``live_stack``, PostgreSQL, Redis) on loopback. Each
+participant joins through /demo/join/, opens /ws/demo/<code>/, and after the presenter starts voting casts
+``--votes`` votes with exponential think time (mean ``--think`` s). A vote counts as shown on the presenter screen
+when a pushed update carries that participant's dot on the map with the refitted vote count (vote → stored →
+worker refit → group_send → presenter consumer render); the vote count in the participant list (stored votes,
+no refit needed) is reported too. Bounded: at most ``--max-seconds`` of voting, then it stops by itself.
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/tailor_demo_bench REDIS_URL=redis://127.0.0.1:6379/13 \
+        .venv/bin/python benchmarks/demo_room.py --participants 100 --votes 5
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import random
+import re
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from live_stack import live_stack  # noqa: E402
+
+RESULTS = ROOT / "benchmarks" / "results"
+MAP_DOT = re.compile(r'data-user="(\d+)"[^>]*>\s*<title>([^<]*?) · (\d+) vote')
+CHIP = re.compile(r'data-participant="(\d+)" data-votes="(\d+)">([^<]+?) <small')
+PAIR = re.compile(r'name="pair_id" value="(\d+)"')
+
+
+def _pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))]
+
+
+def _summary(values: list[float]) -> dict[str, float]:
+    if not values:
+        return {"n": 0}
+    return {"n": len(values), "p50": round(statistics.median(values), 1), "p95": round(_pct(values, 95), 1),
+            "max": round(max(values), 1), "mean": round(statistics.fmean(values), 1)}
+
+
+def _setup(env: dict[str, str], votes: int) -> str:
+    """Fresh database: a scored pool (the showcase prompt has a stored default answer, so no LM loads during the
+    run), a staff presenter and a session; returns the join code."""
+    code = f"""
+import django, random
+django.setup()
+from django.core.management import call_command
+call_command("flush", interactive=False, verbosity=0)
+call_command("migrate", verbosity=0)
+from django.contrib.auth import get_user_model
+from webapp.catalog.models import Prompt, Response
+from webapp.demos.services import session_create
+rng = random.Random(0)
+prompts = [Prompt.objects.create(text=f"demo bench prompt {{i}}?", domain=f"d{{i % 4}}") for i in range(12)]
+Response.objects.bulk_create(
+    Response(prompt=p, text=f"answer {{j}} to {{p.pk}}", style=f"s{{j}}", axis_scores=[rng.random() for _ in range(8)])
+    for p in prompts for j in range(5))
+Response.objects.create(prompt=prompts[0], text="the default answer", style="default", axis_scores=[0.5] * 8)
+host = get_user_model().objects.create_user("host", password="bench-password-123", is_staff=True)
+session = session_create(presenter=host, name="bench room", pairs_per_participant={votes})
+print(session.code)
+"""
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, check=True, capture_output=True, text=True)
+    return out.stdout.strip().splitlines()[-1]
+
+
+async def _login(client, base: str) -> None:
+    await client.get(f"{base}/accounts/login/")
+    response = await client.post(f"{base}/accounts/login/", data={
+        "username": "host", "password": "bench-password-123", "csrfmiddlewaretoken": client.cookies["csrftoken"]},
+        headers={"Referer": base})
+    if response.status_code != 302:
+        raise RuntimeError(f"presenter login failed: {response.status_code}")
+
+
+def _cookie(client) -> str:
+    return "; ".join(f"{k}={v}" for k, v in client.cookies.items())
+
+
+class Room:
+    """What the benchmark saw: when each vote started, and when the presenter screen first showed it."""
+
+    def __init__(self) -> None:
+        self.started: dict[tuple[str, int], float] = {}
+        self.shown_map: dict[tuple[str, int], float] = {}
+        self.shown_count: dict[tuple[str, int], float] = {}
+        self.post_ms: list[float] = []
+        self.presenter_messages = 0
+        self.participant_messages = 0
+        self.errors: list[str] = []
+
+    def presenter_message(self, html: str, at: float) -> None:
+        self.presenter_messages += 1
+        for _, name, votes in MAP_DOT.findall(html):
+            for n in range(1, int(votes) + 1):
+                self.shown_map.setdefault((name.strip(), n), at)
+        for _, votes, name in CHIP.findall(html):
+            for n in range(1, int(votes) + 1):
+                self.shown_count.setdefault((name.strip(), n), at)
+
+    def latencies(self, shown: dict[tuple[str, int], float]) -> list[float]:
+        return [(shown[key] - start) * 1000 for key, start in self.started.items() if key in shown]
+
+
+async def _presenter(base: str, code: str, room: Room, stop: asyncio.Event, ready: asyncio.Event) -> None:
+    import httpx
+    import websockets
+
+    async with httpx.AsyncClient() as client:
+        await _login(client, base)
+        url = f"ws://{base.split('://')[1]}/ws/demo/{code}/present/"
+        async with websockets.connect(url, additional_headers={"Cookie": _cookie(client), "Origin": base},
+                                      max_size=None) as ws:
+            ready.set()
+            while not stop.is_set():
+                try:
+                    message = await asyncio.wait_for(ws.recv(), timeout=0.5)
+                except TimeoutError:
+                    continue
+                room.presenter_message(str(message), time.perf_counter())
+
+
+async def _advance(base: str, code: str, stage: str) -> None:
+    import httpx
+
+    async with httpx.AsyncClient() as client:
+        await _login(client, base)
+        response = await client.post(f"{base}/demo/{code}/stage/", data={
+            "stage": stage, "csrfmiddlewaretoken": client.cookies["csrftoken"]},
+            headers={"Referer": base, "HX-Request": "true"})
+        if response.status_code != 200:
+            raise RuntimeError(f"stage {stage} refused: {response.status_code} {response.text[:200]}")
+
+
+async def _participant(base: str, code: str, name: str, votes: int, think: float, room: Room,
+                       voting: asyncio.Event, joined: asyncio.Event, counter: list[int], stop: asyncio.Event,
+                       rng: random.Random) -> None:
+    import httpx
+    import websockets
+
+    async with httpx.AsyncClient(timeout=30) as client:
+        await client.get(f"{base}/demo/join/")
+        response = await client.post(f"{base}/demo/join/", data={
+            "code": code, "display_name": name, "csrfmiddlewaretoken": client.cookies["csrftoken"]},
+            headers={"Referer": base})
+        if response.status_code != 302:
+            raise RuntimeError(f"{name} could not join: {response.status_code} {response.text[:200]}")
+        url = f"ws://{base.split('://')[1]}/ws/demo/{code}/"
+        async with websockets.connect(url, additional_headers={"Cookie": _cookie(client), "Origin": base},
+                                      max_size=None) as ws:
+            async def listen() -> None:
+                async for _ in ws:
+                    room.participant_messages += 1
+
+            listener = asyncio.create_task(listen())
+            counter[0] += 1
+            if counter[0] == counter[1]:
+                joined.set()
+            await voting.wait()
+            page = (await client.get(f"{base}/demo/{code}/", headers={"HX-Request": "true"})).text
+            for n in range(1, votes + 1):
+                await asyncio.sleep(rng.expovariate(1 / think))
+                if stop.is_set():
+                    break
+                match = PAIR.search(page)
+                if match is None:
+                    room.errors.append(f"{name}: no pair to vote on")
+                    break
+                data = {"pair_id": match.group(1), "idempotency_key": str(uuid.uuid4()),
+                        "choice": rng.choice(["left", "right"]), "csrfmiddlewaretoken": client.cookies["csrftoken"]}
+                start = time.perf_counter()
+                room.started[(name, n)] = start
+                response = await client.post(f"{base}/demo/{code}/vote/", data=data,
+                                             headers={"HX-Request": "true", "Referer": base})
+                room.post_ms.append((time.perf_counter() - start) * 1000)
+                if response.status_code != 200:
+                    room.errors.append(f"{name} vote {n}: {response.status_code}")
+                    del room.started[(name, n)]
+                    break
+                page = response.text
+            await stop.wait()
+            listener.cancel()
+
+
+async def _run(base: str, code: str, participants: int, votes: int, think: float, max_seconds: float,
+               settle: float) -> tuple[Room, dict[str, float]]:
+    import psutil
+
+    room = Room()
+    stop, ready, joined, voting = asyncio.Event(), asyncio.Event(), asyncio.Event(), asyncio.Event()
+    presenter = asyncio.create_task(_presenter(base, code, room, stop, ready))
+    await asyncio.wait_for(ready.wait(), timeout=30)
+    counter = [0, participants]
+    rng = random.Random(0)
+    tasks = [asyncio.create_task(_participant(base, code, f"p{i:03d}", votes, think, room, voting, joined, counter,
+                                              stop, random.Random(rng.random())))
+             for i in range(participants)]
+    await asyncio.wait_for(joined.wait(), timeout=120)
+    print(f"  {participants} participants joined, each with a websocket; voting starts", flush=True)
+    servers = [p for p in psutil.Process().children(recursive=True)]
+    before = {p.pid: sum(p.cpu_times()[:2]) for p in servers}
+    psutil.cpu_percent(None)
+    t0 = time.perf_counter()
+    await _advance(base, code, "voting")
+    voting.set()
+    expected = participants * votes
+    while time.perf_counter() - t0 < max_seconds:
+        await asyncio.sleep(1)
+        done = len(room.started)
+        if done >= expected and all(key in room.shown_map for key in room.started):
+            break
+        if int(time.perf_counter() - t0) % 10 == 0:
+            print(f"  {done}/{expected} votes cast, {len(room.latencies(room.shown_map))} shown", flush=True)
+    await asyncio.sleep(settle)
+    wall = time.perf_counter() - t0
+    machine = psutil.cpu_percent(None)
+    cpu = {}
+    for p in servers:
+        try:
+            used = sum(p.cpu_times()[:2]) - before[p.pid]
+        except psutil.NoSuchProcess:
+            continue
+        kind = "web" if "uvicorn" in " ".join(p.cmdline()) else "worker"
+        cpu[kind] = cpu.get(kind, 0.0) + used
+    stop.set()
+    await asyncio.gather(presenter, *tasks, return_exceptions=True)
+    usage = {f"{k}_cpu_seconds": round(v, 2) for k, v in cpu.items()}
+    usage.update({f"{k}_cpu_percent_of_one_core": round(100 * v / wall, 1) for k, v in cpu.items()})
+    usage["machine_cpu_percent_all_cores"] = machine
+    usage["wall_seconds"] = round(wall, 1)
+    return room, usage
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--participants", type=int, default=100)
+    parser.add_argument("--votes", type=int, default=5, help="votes per participant")
+    parser.add_argument("--think", type=float, default=6.0, help="mean seconds between a participant's votes")
+    parser.add_argument("--max-seconds", type=float, default=180.0)
+    parser.add_argument("--json", type=Path, default=RESULTS / "demo_room.json")
+    args = parser.parse_args()
+    if not 1 <= args.participants <= 500 or not 1 <= args.votes <= 50 or args.think <= 0:
+        parser.error("participants 1..500, votes 1..50, think > 0")
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "webapp.settings.base", "DEBUG": "false", "LOG_LEVEL": "WARNING",
+           "DATABASE_URL": os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/tailor_demo_bench"),
+           "REDIS_URL": os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/13"),
+           "TAILOR_HOME": os.environ.get("TAILOR_HOME", str(ROOT / "var" / "bench-demo")),
+           # every simulated phone comes from 127.0.0.1: the per-IP join limit is for real networks
+           "DEMO_JOIN_ATTEMPTS_PER_IP": str(max(150, 2 * args.participants)),
+           "TAILOR_TORCH_THREADS": "1"}
+    if env["DATABASE_URL"].startswith("postgres"):
+        import psycopg
+
+        name = env["DATABASE_URL"].rsplit("/", 1)[1]
+        with psycopg.connect(env["DATABASE_URL"].rsplit("/", 1)[0] + "/postgres", autocommit=True) as conn:
+            if not conn.execute("select 1 from pg_database where datname = %s", (name,)).fetchone():
+                conn.execute(f'create database "{name}"')
+    code = _setup(env, args.votes)
+    subprocess.run([sys.executable, "-c", "import redis,os; redis.Redis.from_url(os.environ['REDIS_URL']).flushdb()"],
+                   env=env, check=True)
+    with live_stack(env) as base:
+        print(f"room {code}: {args.participants} participants × {args.votes} votes, think {args.think} s", flush=True)
+        room, usage = asyncio.run(_run(base, code, args.participants, args.votes, args.think, args.max_seconds,
+                                       settle=3.0))
+    map_ms, count_ms = room.latencies(room.shown_map), room.latencies(room.shown_count)
+    result = {
+        "benchmark": "demo room: vote -> presenter screen update",
+        "participants": args.participants, "votes_per_participant": args.votes, "think_seconds_mean": args.think,
+        "votes_cast": len(room.started), "votes_shown_on_map": len(map_ms),
+        "offered_votes_per_second": round(len(room.started) / max(usage["wall_seconds"] - 3.0, 1e-9), 1),
+        "vote_to_presenter_map_ms": _summary(map_ms),
+        "vote_to_presenter_count_ms": _summary(count_ms),
+        "vote_post_ms": _summary(room.post_ms),
+        "target_p95_ms": 250,
+        "presenter_messages": room.presenter_messages, "participant_messages": room.participant_messages,
+        "server_cpu": usage,
+        "errors": room.errors[:20],
+        "database": env["DATABASE_URL"].split(":")[0], "broker": env["REDIS_URL"].split(":")[0],
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+        "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()

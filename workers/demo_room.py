@@ -124,8 +124,9 @@ def _tastes(session: DemoSession, bank_id: int, dim: int) -> list[dict[str, Any]
             break
         if p["prototype_id"] in covered or len(p["weights"]) != dim:
             continue
+        summary = p["summary"].replace("You prefer", "Prefers").split(" For example")[0]  # shown to the room
         tastes.append({"label": f"{names[p['user_id']]}'s taste", "kind": "participant", "key": None,
-                       "summary": p["summary"], "members": 1, "weights": p["weights"]})
+                       "summary": summary, "members": 1, "weights": p["weights"]})
     return tastes
 
 

@@ -59,16 +59,18 @@ def _pool(bank: BaseRewardBank) -> tuple[dict[int, torch.Tensor], dict[int, int]
 
 def pairs_suggest(
     *, user_id: int, bank: BaseRewardBank, weights: torch.Tensor, covariance: torch.Tensor, tie_strength: float,
-    seed: int,
+    seed: int, prompt_ids: set[int] | None = None,
 ) -> list[list[int]]:
-    """The most informative unseen same-prompt pairs under the user's posterior (PReF active selection)."""
+    """The most informative unseen same-prompt pairs under the user's posterior (PReF active selection), among
+    ``prompt_ids`` when given (a demo session's prompts)."""
     features, prompt_of = _pool(bank)
     if len(features) < 2:
         return []
     seen = {frozenset(p) for p in Pair.objects.filter(user_id=user_id).values_list("left_id", "right_id")}
     by_prompt: dict[int, list[int]] = {}
     for response_id, prompt_id in prompt_of.items():
-        by_prompt.setdefault(prompt_id, []).append(response_id)
+        if prompt_ids is None or prompt_id in prompt_ids:
+            by_prompt.setdefault(prompt_id, []).append(response_id)
     rng = random.Random(seed)
     candidates: list[tuple[int, int]] = []
     prompts = list(by_prompt.values())

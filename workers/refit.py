@@ -191,8 +191,11 @@ def profile_fit(*, user_id: int, bank_id: int, bank: BaseRewardBank) -> profile_
                if top_id is not None else None)
     summary = summary_refresh(profile=profile, names=bank.names_, weights=w.tolist(), stddevs=stddevs,
                               example_vote=example)
+    from webapp.demos.selectors import participant_prompt_ids
+
     suggested = pairs_suggest(user_id=user_id, bank=bank, weights=w, covariance=cov,
-                              tie_strength=config.tie_strength, seed=all_votes["n"])
+                              tie_strength=config.tie_strength, seed=all_votes["n"],
+                              prompt_ids=participant_prompt_ids(user_id=user_id))  # a demo guest: its session's
     return profile_services.ProfileFit(
         bank_id=bank_id, weights=w.tolist(), covariance=cov.tolist(), vote_count=all_votes["n"],
         fitted_vote_id=all_votes["newest"] or 0, suggested_pairs=suggested,

@@ -83,3 +83,21 @@ def test_votes_and_the_reveal_flow_through_the_real_worker(celery_worker_live) -
     demo_services.session_stage_advance(session_id=demo.pk, user=demo.presenter, to_stage="reveal")
     assert wait_until(lambda: DemoSession.objects.get(pk=demo.pk).reveal.get("status") == "done", timeout=60)
     assert DemoSession.objects.get(pk=demo.pk).reveal["answers"][0]["text"] == CONCISE
+
+
+@pytest.mark.django_db
+def test_active_suggestions_for_a_guest_stay_within_the_session_prompts() -> None:
+    from webapp.catalog.models import Response
+    from webapp.profiles.models import RewardProfile
+
+    ids = scored_pool(prompts=8)
+    Response.objects.update(embedding=b"\x00" * 16)  # the pool the active selector reads needs stored embeddings
+    demo = session(prompt_ids=ids[:2])
+    demo_services.session_stage_advance(session_id=demo.pk, user=demo.presenter, to_stage="voting")
+    ada = join(demo, "Ada")
+    pair = vote_selectors.pair_next(user=ada.user, prompt_ids=set(ids[:2]))
+    vote_record(user=ada.user, pair_id=pair.pk, idempotency_key=uuid.uuid4(), choice="left")
+    profile_refit_run(user_id=ada.user_id)
+    suggested = RewardProfile.objects.get(user_id=ada.user_id).suggested_pairs
+    allowed = set(Response.objects.filter(prompt_id__in=ids[:2]).values_list("pk", flat=True))
+    assert suggested and all(set(p) <= allowed for p in suggested)

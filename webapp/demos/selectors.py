@@ -69,6 +69,14 @@ def session_prompt_ids(*, session: DemoSession) -> set[int]:
     return set(session.prompts.values_list("pk", flat=True))
 
 
+def participant_prompt_ids(*, user_id: int) -> set[int] | None:
+    """The prompts a demo guest is asked about (their session's), or None for everyone else (one query)."""
+    session_id = Participant.objects.filter(user_id=user_id).values_list("session_id", flat=True).first()
+    if session_id is None:
+        return None
+    return set(DemoSession.prompts.through.objects.filter(demosession_id=session_id).values_list("prompt_id", flat=True))
+
+
 @dataclass(frozen=True)
 class RoomParticipant:
     user_id: int

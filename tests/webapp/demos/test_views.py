@@ -169,3 +169,16 @@ def test_stage_buttons_and_export_download() -> None:
     data = json.loads(download.content)
     assert data["format"] == "tailor.demo_session/1" and data["participants"][0]["display_name"] == "Ada"
     assert [s["stage"] for s in data["session"]["stages"]] == ["lobby", "voting", "reveal", "closed"]
+
+
+def test_sessions_are_browsable_in_django_admin() -> None:
+    scored_pool(prompts=2)
+    demo = session(name="Searchable")
+    join(demo, "Ada")
+    admin_client = Client()
+    admin_client.force_login(UserFactory(is_staff=True, is_superuser=True))
+    listing = admin_client.get("/admin/demos/demosession/?q=Searchable&stage__exact=lobby")
+    assert listing.status_code == 200 and demo.code in listing.content.decode()
+    detail = admin_client.get(f"/admin/demos/demosession/{demo.pk}/change/")
+    assert detail.status_code == 200 and "Ada" in detail.content.decode()
+    assert admin_client.get("/admin/demos/demosession/add/").status_code == 403

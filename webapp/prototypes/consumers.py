@@ -12,7 +12,7 @@ from django.template.loader import render_to_string
 from webapp.group_consumer import GroupConsumer
 from webapp.prototypes.services import STAFF_GROUP
 
-#: profile refits arrive in bursts (a refit of everyone pushes once per user): render the map once per window
+#: profile refits arrive in bursts (a refit of everyone pushes once per user): at most one map per window
 MAP_COALESCE_SECONDS = 0.15
 PROGRESS_STAGE_MAX = 200
 
@@ -44,15 +44,17 @@ class StaffPrototypesConsumer(GroupConsumer):
             self._map_task = asyncio.ensure_future(self._map_soon())
 
     async def _map_soon(self) -> None:
+        """Render at once, then at most once per window while updates keep coming (the last one is never lost:
+        an update during a render or a window marks the map dirty for one more round)."""
         while self._map_dirty:
             self._map_dirty = False
-            await asyncio.sleep(MAP_COALESCE_SECONDS)
             if not await self._still_allowed():
                 return
             html, version = await self._render_map()
             if version != self._sent_version:
                 self._sent_version = version
                 await self.send(text_data=html)
+            await asyncio.sleep(MAP_COALESCE_SECONDS)
 
     async def prototypes_updated(self, event: dict[str, Any]) -> None:
         """Prototypes or their audit changed (a staff action or a clustering run): re-render every live part."""

@@ -91,3 +91,13 @@ def test_map_partial_draws_every_point_with_a_tooltip() -> None:
     assert 'hx-swap-oob="true"' in html and html.count('data-testid="map-point"') == 2
     assert "bo · 5 votes · Warm &amp; chatty" in html and "summary of bo" in html
     assert "cy · 5 votes · no prototype yet" in html
+
+
+@pytest.mark.django_db
+def test_map_partial_escapes_what_users_wrote() -> None:
+    bank = _bank()
+    profile = _profile(bank, [0.0, 1.0, 0.0], username="mal")
+    RewardProfile.objects.filter(pk=profile.pk).update(summary="</title><script>alert(1)</script>")
+    _profile(bank, [1.0, 0.0, 0.0])
+    html = render_to_string("prototypes/_map.html", {"map": prototype_map(with_summaries=True)})
+    assert "<script>" not in html and "&lt;/title&gt;&lt;script&gt;" in html

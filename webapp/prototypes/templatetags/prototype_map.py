@@ -6,6 +6,8 @@ import math
 from typing import Any
 
 from django import template
+from django.utils.html import escape
+from django.utils.safestring import mark_safe
 
 register = template.Library()
 
@@ -23,22 +25,33 @@ def point_radius(votes: int) -> float:
     return round(min(0.018 + 0.008 * math.sqrt(max(int(votes), 0)), 0.07), 4)
 
 
+def _point_svg(p: dict[str, Any], names: dict[int, str]) -> str:
+    """One user's circle with its tooltip; built here rather than in a template loop, which is ~10x slower and
+    the map is re-rendered on every pushed update."""
+    colour = prototype_colour(p["prototype_key"])
+    votes = int(p["votes"])
+    title = f"{p['label']} · {votes} vote{'' if votes == 1 else 's'} · {names.get(p['prototype_key'], 'no prototype yet')}"
+    if p.get("summary"):
+        title += f"\n{p['summary']}"
+    key = "" if p["prototype_key"] is None else int(p["prototype_key"])
+    return (f'<circle class="map-point" data-testid="map-point" data-user="{int(p["user_id"])}" '
+            f'data-prototype="{key}" cx="{float(p["x"]):.4f}" cy="{-float(p["y"]):.4f}" r="{point_radius(votes):.4f}" '
+            f'fill="{colour}" fill-opacity=".7" stroke="{colour}" stroke-width=".004"><title>{escape(title)}</title>'
+            f"</circle>")
+
+
 @register.simple_tag
 def map_layout(payload: dict[str, Any]) -> dict[str, Any]:
-    """Points and prototype centres with SVG coordinates (``cx``, ``cy``), ``r``, ``colour`` and names."""
+    """The users' circles as one SVG string (``points_svg``) and the prototype centres with SVG coordinates
+    (``cx``, ``cy``, y pointing up), ``colour`` and a label position."""
     names = {p["key"]: p["name"] for p in payload.get("prototypes", [])}
-    points = [
-        {**p, "cx": f"{p['x']:.4f}", "cy": f"{-p['y']:.4f}", "r": f"{point_radius(p['votes']):.4f}",
-         "colour": prototype_colour(p["prototype_key"]),
-         "prototype_name": names.get(p["prototype_key"], "no prototype yet")}
-        for p in payload.get("points", [])
-    ]
+    points_svg = mark_safe("\n".join(_point_svg(p, names) for p in payload.get("points", [])))  # escaped or numeric
     prototypes = [
         {**p, "cx": f"{p['x']:.4f}", "cy": f"{-p['y']:.4f}", "colour": prototype_colour(p["key"]),
          "label_y": f"{-p['y'] - 0.06:.4f}"}
         for p in payload.get("prototypes", [])
     ]
-    return {"points": points, "prototypes": prototypes}
+    return {"points_svg": points_svg, "prototypes": prototypes}
 
 
 @register.simple_tag

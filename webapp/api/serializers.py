@@ -6,6 +6,7 @@ from typing import Any
 
 from django.urls import reverse
 from rest_framework import serializers
+from rest_framework.validators import UniqueValidator
 
 from webapp.api.models import ApiJob
 from webapp.api.services import MAX_ANSWER_CHARS, MAX_PROMPT_CHARS, MAX_SCORE_ANSWERS
@@ -25,7 +26,8 @@ def _no_nul(value: str) -> str:
 
 
 class PromptSerializer(serializers.ModelSerializer):
-    text = serializers.CharField(max_length=MAX_PROMPT_CHARS, validators=[_no_nul])
+    text = serializers.CharField(max_length=MAX_PROMPT_CHARS, validators=[
+        _no_nul, UniqueValidator(queryset=Prompt.objects.all(), message="a prompt with this text exists")])
     domain = serializers.CharField(max_length=MAX_LABEL_CHARS, required=False, allow_blank=True,
                                    validators=[_no_nul])
     responses = serializers.IntegerField(source="responses.count", read_only=True)
@@ -62,7 +64,9 @@ class RowErrorSerializer(serializers.Serializer):
 
 class ImportErrorSerializer(serializers.Serializer):
     detail = serializers.CharField()
-    errors = RowErrorSerializer(many=True)
+    errors = RowErrorSerializer(many=True, help_text="every bad row of the file, with what is wrong in it")
+    fields = serializers.DictField(child=serializers.ListField(child=serializers.CharField()), required=False,
+                                   help_text="problems with the request itself (no file, unknown format)")
 
 
 class JobSerializer(serializers.ModelSerializer):

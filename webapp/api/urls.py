@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from django.urls import include, path
+from django.http import HttpRequest, JsonResponse
+from django.urls import include, path, re_path
+from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
@@ -35,9 +37,18 @@ v1 = [
     *router.urls,
 ]
 
+
+
+@csrf_exempt  # answers every method with a 404; nothing to protect
+def not_found(request: HttpRequest, rest: str = "") -> JsonResponse:
+    """Any other path under /api/: a JSON 404, as every API answer is JSON (Django's would be an HTML page)."""
+    return JsonResponse({"detail": "no such API path; see /api/docs/"}, status=404)
+
+
 urlpatterns = [
     path("v1/", include(v1)),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
     path("redoc/", SpectacularRedocView.as_view(url_name="api:schema"), name="redoc"),
+    re_path(r"^(?P<rest>.*)$", not_found),
 ]

@@ -45,7 +45,9 @@ class PromptViewSet(viewsets.ModelViewSet):
             parser_classes=[MultiPartParser, FormParser], serializer_class=ImportRequestSerializer)
     def import_file(self, request: Request) -> ApiResponse:
         form = ImportRequestSerializer(data=request.data)
-        form.is_valid(raise_exception=True)
+        if not form.is_valid():
+            return ApiResponse({"detail": "the request is not a file upload this endpoint reads", "errors": [],
+                                "fields": form.errors}, status=status.HTTP_400_BAD_REQUEST)
         upload = form.validated_data["file"]
         if upload.size > MAX_IMPORT_BYTES:
             return ApiResponse({"detail": f"files are limited to {MAX_IMPORT_BYTES // 1024 // 1024} MB",

@@ -153,14 +153,19 @@ def participant_view(*, participant: Participant) -> ParticipantView:
 
 
 def session_export(*, session: DemoSession) -> dict[str, Any]:
-    """Everything the session produced, as JSON: participants, their votes with the texts, profiles, the room's
-    prototypes and the reveal. Guests are named by display name only."""
+    """Everything the session produced, as JSON: participants, their votes in the API's export format
+    (``webapp.exports``: raw votes, DPO triples, ties, both-bad, each row also naming the participant), profiles,
+    the room's prototypes and the reveal. Guests appear by display name and numeric id only."""
+    from webapp.exports.selectors import KINDS, ExportScope, export_rows
     from webapp.prototypes.models import Prototype
 
     participants = list(Participant.objects.filter(session=session).order_by("joined_at", "id"))
     name_of = {p.user_id: p.display_name for p in participants}
-    votes = (Vote.objects.filter(user_id__in=list(name_of)).select_related("pair__prompt", "pair__left", "pair__right")
-             .order_by("id"))
+    rows: dict[str, list[dict[str, Any]]] = {kind: [] for kind in KINDS}
+    for participant in participants:
+        for kind in KINDS:
+            rows[kind].extend({**row, "participant": participant.display_name}
+                              for row in export_rows(kind=kind, scope=ExportScope(user_id=participant.user_id)))
     profiles = {p.user_id: p for p in RewardProfile.objects.filter(user_id__in=list(name_of)).select_related("bank")}
     keys = {p.prototype_id for p in profiles.values() if p.prototype_id is not None}
     return {
@@ -174,18 +179,13 @@ def session_export(*, session: DemoSession) -> dict[str, Any]:
             "stages": [{"stage": c.stage, "at": c.at.isoformat()} for c in session.stage_changes.all()],
         },
         "participants": [
-            {"display_name": p.display_name, "joined_at": p.joined_at.isoformat(),
-             "votes": sum(1 for v in votes if v.user_id == p.user_id)}
+            {"display_name": p.display_name, "user_id": p.user_id, "joined_at": p.joined_at.isoformat(),
+             "votes": sum(1 for v in rows["votes"] if v["user_id"] == p.user_id)}
             for p in participants
         ],
-        "votes": [
-            {"participant": name_of[v.user_id], "created_at": v.created_at.isoformat(), "prompt": v.pair.prompt.text,
-             "left": v.pair.left.text, "right": v.pair.right.text, "choice": v.choice, "strength": v.strength,
-             "rationale": v.rationale, "time_to_vote_ms": v.time_to_vote_ms, "pair_source": v.pair.source}
-            for v in votes
-        ],
+        **rows,
         "profiles": [
-            {"participant": name_of[uid], "version": p.version, "vote_count": p.vote_count,
+            {"participant": name_of[uid], "user_id": uid, "version": p.version, "vote_count": p.vote_count,
              "axes": list(p.bank.names) if p.bank else [], "weights": p.weights,
              "stddev": [math.sqrt(max(float(p.covariance[i][i]), 0.0)) for i in range(len(p.weights))]
              if p.covariance else [],

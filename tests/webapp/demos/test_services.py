@@ -164,8 +164,12 @@ def test_closing_exports_the_data_and_ends_guest_access() -> None:
     demo = services.session_stage_advance(session_id=demo.pk, user=staff, to_stage="closed")
     assert demo.closed_at is not None
     assert demo.export["participants"] == [
-        {"display_name": "Ada", "joined_at": ada.joined_at.isoformat(), "votes": 1}]
+        {"display_name": "Ada", "user_id": ada.user_id, "joined_at": ada.joined_at.isoformat(), "votes": 1}]
     assert demo.export["votes"][0]["participant"] == "Ada" and demo.export["votes"][0]["choice"] == "left"
+    # the API's export format: a left vote is one DPO triple, chosen = the left answer
+    assert demo.export["dpo"] == [{**demo.export["dpo"][0], "prompt": pair.prompt.text, "chosen": pair.left.text,
+                                   "rejected": pair.right.text, "participant": "Ada"}]
+    assert demo.export["ties"] == [] and demo.export["both_bad"] == []
     assert "guest-" not in str(demo.export)  # guests appear by display name only
     ada.user.refresh_from_db()
     assert not ada.user.is_active

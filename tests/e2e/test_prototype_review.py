@@ -85,5 +85,11 @@ def test_reviewer_renames_merges_and_watches_the_map_move(browser, page, live_as
     page.wait_for_selector(f'[data-testid="map-point"][data-user="{voter.pk}"]', timeout=30_000)
     assert int(page.locator('[data-testid="prototype-map"]').get_attribute("data-version")) > version
     assert page.locator('[data-testid="map-point"]').count() == 13
-    page.screenshot(path=str(shots / "prototype-review.png"), full_page=True)
     voter_page.context.close()
+
+    page.click('[data-testid="refit-now"]')  # re-run clustering: the worker's progress arrives by push
+    page.wait_for_selector('[data-testid="review-progress"][data-stage="done"]', timeout=60_000)
+    page.wait_for_selector('[data-testid="audit-entry"][data-action="refit"] >> text=reviewer')
+    assert Prototype.objects.get(key=brief_key).status == "retired"  # the merge survived the re-run
+    assert Prototype.objects.get(key=long_key).name == "Thorough explainers"
+    page.screenshot(path=str(shots / "prototype-review.png"), full_page=True)

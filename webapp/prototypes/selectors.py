@@ -189,3 +189,17 @@ def prototype_detail(*, key: int) -> PrototypeDetail | None:
                            disagreements=[{**d, "other_name": others.get(int(d.get("other_key", -1)), "another")}
                                           for d in prototype.disagreements], trend=trend,
                            audit=audit_recent(key=key), others=others)
+
+
+def review_job_latest() -> dict[str, object]:
+    """The newest re-run or split staff asked for, as the progress line shows it (so a page opened or reloaded
+    after the pushed progress went by still tells whether the job is queued, done or failed)."""
+    row = (PrototypeAudit.objects.filter(action__in=[PrototypeAudit.Action.REFIT_REQUEST, PrototypeAudit.Action.SPLIT])
+           .values("action", "after").first())
+    if row is None:
+        return {"job": "", "stage": "", "done": 0, "total": 0}
+    after = row["after"] or {}
+    status = str(after.get("status", ""))
+    stage = f"failed: {after.get('error', '')}" if status == "failed" else status
+    job = "refit" if row["action"] == PrototypeAudit.Action.REFIT_REQUEST else "split"
+    return {"job": job, "stage": stage, "done": 1 if status in ("done", "failed") else 0, "total": 1}

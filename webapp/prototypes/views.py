@@ -16,7 +16,13 @@ from django.views.decorators.http import require_GET, require_POST
 
 from webapp.prototypes import services
 from webapp.prototypes.models import Prototype
-from webapp.prototypes.selectors import audit_recent, prototype_detail, prototype_map, prototypes_for_review
+from webapp.prototypes.selectors import (
+    audit_recent,
+    prototype_detail,
+    prototype_map,
+    prototypes_for_review,
+    review_job_latest,
+)
 
 
 def staff_only(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
@@ -37,7 +43,8 @@ def review_context() -> dict[str, object]:
     """What the review page shows; the staff socket pushes the same parts (see consumers.py)."""
     prototypes = prototypes_for_review()
     return {"map": prototype_map(with_summaries=True), "prototypes": prototypes,
-            "live": [p for p in prototypes if p.status != Prototype.Status.RETIRED], "audit": audit_recent()}
+            "live": [p for p in prototypes if p.status != Prototype.Status.RETIRED], "audit": audit_recent(),
+            "job": review_job_latest()}
 
 
 @staff_only
@@ -100,7 +107,7 @@ def retire(request: HttpRequest, key: int) -> HttpResponse:
 @require_POST
 def split(request: HttpRequest, key: int) -> HttpResponse:
     return _act(request, lambda: services.prototype_split_request(actor_id=request.user.pk, key=key),
-                f"Splitting prototype #{key}: a worker re-clusters its members; this page updates when done.")
+                f"Splitting prototype #{key}: a worker re-clusters its members; the list updates when done.", key)
 
 
 @staff_only

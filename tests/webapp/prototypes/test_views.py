@@ -64,6 +64,9 @@ def test_staff_rename_and_merge_are_applied_and_audited(prototypes) -> None:
     assert response.status_code == 204 and response["HX-Redirect"] == reverse("prototype-review")
     assert Prototype.objects.get(key=0).status == Prototype.Status.RETIRED
     assert [a.action for a in PrototypeAudit.objects.order_by("id")] == ["rename", "merge"]
+    response = client.post(reverse("prototype-approve", args=[1]), {"back": "detail"}, follow=True)
+    assert response.redirect_chain[-1][0] == reverse("prototype-detail", args=[1])
+    assert "Approved prototype #1." in response.content.decode()
 
 
 @pytest.mark.django_db
@@ -78,6 +81,18 @@ def test_bad_input_is_refused_with_a_message_and_changes_nothing(prototypes) -> 
         assert "Nothing changed" in response.content.decode()
     assert Prototype.objects.get(key=0).name == "Brief" and not PrototypeAudit.objects.exists()
     assert client.get(reverse("prototype-rename", args=[0])).status_code == 405
+
+
+@pytest.mark.django_db
+def test_the_page_shows_the_state_of_the_last_requested_job(prototypes, django_capture_on_commit_callbacks) -> None:
+    client = _client(staff=True)
+    with django_capture_on_commit_callbacks(execute=False):
+        client.post(reverse("prototypes-refit"))
+    assert 'data-stage="queued"' in client.get(reverse("prototype-review")).content.decode()
+    from webapp.prototypes.services import prototype_action_failed
+
+    prototype_action_failed(audit_id=PrototypeAudit.objects.get().pk, error="3 users; clustering needs 4")
+    assert 'data-stage="failed: 3 users; clustering needs 4"' in client.get(reverse("prototype-review")).content.decode()
 
 
 @pytest.mark.django_db

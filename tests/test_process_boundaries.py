@@ -16,11 +16,11 @@ from django.test import Client
 from django.test.utils import setup_test_environment
 import webapp.asgi, webapp.urls  # everything the ASGI server imports
 from django.urls import resolve
-for path in ("/", "/vote/", "/me/", "/accounts/login/", "/accounts/signup/"):
+for path in ("/", "/vote/", "/me/", "/accounts/login/", "/accounts/signup/", "/api/v1/votes/", "/api/schema/"):
     resolve(path)
 response = Client().get("/accounts/login/")
 assert response.status_code == 200, response.status_code
-heavy = sorted(m for m in ("torch", "transformers", "personalization") if m in sys.modules)
+heavy = sorted(m for m in ("torch", "transformers", "personalization", "datasets", "pyarrow") if m in sys.modules)
 print("HEAVY:" + ",".join(heavy))
 """
 

@@ -58,7 +58,9 @@ def dataset_write(*, directory: Path, scope: ExportScope, progress: Progress | N
     """A DatasetDict with splits ``dpo`` (prompt/chosen/rejected + ids and strength), ``ties`` and ``both_bad``."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
-    from datasets import Dataset, DatasetDict
+    from datasets import Dataset, DatasetDict, disable_progress_bars
+
+    disable_progress_bars()  # the caller's bar counts the rows; datasets' per-shard bars would interleave with it
 
     features = _features()
     splits = {}

@@ -43,7 +43,8 @@ class Command(BaseCommand):
                             exclude_flagged=options["exclude_flagged"])
         dataset = not options["no_dataset"]
         total = export_total(scope=scope, kinds=kinds, dataset=dataset)
-        with tqdm(total=total, unit="row", desc="export", file=self.stderr._out, disable=None) as bar:
+        with tqdm(total=total, unit="row", desc="export", file=self.stderr._out, disable=options["verbosity"] == 0,
+                  mininterval=0.5) as bar:
             written = export_write(directory=options["out"], scope=scope, kinds=kinds, dataset=dataset,
                                    progress=bar.update)
         for kind, n in written.rows.items():

@@ -97,6 +97,7 @@ class Room:
         self.shown_map: dict[tuple[str, int], float] = {}
         self.shown_count: dict[tuple[str, int], float] = {}
         self.post_ms: list[float] = []
+        self.join_ms: list[float] = []  # join page + join POST + participant websocket open
         self.presenter_messages = 0
         self.participant_messages = 0
         self.errors: list[str] = []
@@ -146,11 +147,13 @@ async def _advance(base: str, code: str, stage: str) -> None:
 
 async def _participant(base: str, code: str, name: str, votes: int, think: float, room: Room,
                        voting: asyncio.Event, joined: asyncio.Event, counter: list[int], stop: asyncio.Event,
-                       rng: random.Random) -> None:
+                       rng: random.Random, join_seconds: float) -> None:
     import httpx
     import websockets
 
-    async with httpx.AsyncClient(timeout=30) as client:
+    await asyncio.sleep(rng.uniform(0, join_seconds))  # a room joins over some seconds, not in one millisecond
+    async with httpx.AsyncClient(timeout=60) as client:
+        joining = time.perf_counter()
         await client.get(f"{base}/demo/join/")
         response = await client.post(f"{base}/demo/join/", data={
             "code": code, "display_name": name, "csrfmiddlewaretoken": client.cookies["csrftoken"]},
@@ -159,7 +162,9 @@ async def _participant(base: str, code: str, name: str, votes: int, think: float
             raise RuntimeError(f"{name} could not join: {response.status_code} {response.text[:200]}")
         url = f"ws://{base.split('://')[1]}/ws/demo/{code}/"
         async with websockets.connect(url, additional_headers={"Cookie": _cookie(client), "Origin": base},
-                                      max_size=None) as ws:
+                                      max_size=None, open_timeout=60) as ws:
+            room.join_ms.append((time.perf_counter() - joining) * 1000)
+
             async def listen() -> None:
                 async for _ in ws:
                     room.participant_messages += 1
@@ -195,7 +200,7 @@ async def _participant(base: str, code: str, name: str, votes: int, think: float
 
 
 async def _run(base: str, code: str, participants: int, votes: int, think: float, max_seconds: float,
-               settle: float) -> tuple[Room, dict[str, float]]:
+               settle: float, join_seconds: float) -> tuple[Room, dict[str, float]]:
     import psutil
 
     room = Room()
@@ -205,9 +210,9 @@ async def _run(base: str, code: str, participants: int, votes: int, think: float
     counter = [0, participants]
     rng = random.Random(0)
     tasks = [asyncio.create_task(_participant(base, code, f"p{i:03d}", votes, think, room, voting, joined, counter,
-                                              stop, random.Random(rng.random())))
+                                              stop, random.Random(rng.random()), join_seconds))
              for i in range(participants)]
-    await asyncio.wait_for(joined.wait(), timeout=120)
+    await asyncio.wait_for(joined.wait(), timeout=120 + join_seconds)
     print(f"  {participants} participants joined, each with a websocket; voting starts", flush=True)
     servers = [p for p in psutil.Process().children(recursive=True)]
     before = {p.pid: sum(p.cpu_times()[:2]) for p in servers}
@@ -249,6 +254,7 @@ def main() -> None:
     parser.add_argument("--votes", type=int, default=5, help="votes per participant")
     parser.add_argument("--think", type=float, default=6.0, help="mean seconds between a participant's votes")
     parser.add_argument("--max-seconds", type=float, default=180.0)
+    parser.add_argument("--join-seconds", type=float, default=20.0, help="joins spread uniformly over this")
     parser.add_argument("--json", type=Path, default=RESULTS / "demo_room.json")
     args = parser.parse_args()
     if not 1 <= args.participants <= 500 or not 1 <= args.votes <= 50 or args.think <= 0:
@@ -273,7 +279,7 @@ def main() -> None:
     with live_stack(env) as base:
         print(f"room {code}: {args.participants} participants × {args.votes} votes, think {args.think} s", flush=True)
         room, usage = asyncio.run(_run(base, code, args.participants, args.votes, args.think, args.max_seconds,
-                                       settle=3.0))
+                                       settle=3.0, join_seconds=args.join_seconds))
     map_ms, count_ms = room.latencies(room.shown_map), room.latencies(room.shown_count)
     result = {
         "benchmark": "demo room: vote -> presenter screen update",
@@ -283,6 +289,7 @@ def main() -> None:
         "vote_to_presenter_map_ms": _summary(map_ms),
         "vote_to_presenter_count_ms": _summary(count_ms),
         "vote_post_ms": _summary(room.post_ms),
+        "join_ms": _summary(room.join_ms),
         "target_p95_ms": 250,
         "presenter_messages": room.presenter_messages, "participant_messages": room.participant_messages,
         "server_cpu": usage,

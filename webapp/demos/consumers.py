@@ -5,6 +5,7 @@ coalescing bursts; a participant's joins its own ``user.<id>`` group (profile re
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any, TypedDict
 
 from channels.db import database_sync_to_async
@@ -38,6 +39,10 @@ class DemoStage(TypedDict):
 class PresenterConsumer(GroupConsumer):
     unsupported_message = "this socket only pushes the room; send nothing"
 
+    #: at most one render per window: the first update of a burst goes out at once, the rest are folded into the
+    #: next render (renders share Channels' one database thread with every other socket of the process)
+    render_interval = 0.1
+
     async def connect(self) -> None:
         user = self.scope.get("user")
         code = str(self.scope["url_route"]["kwargs"]["code"])
@@ -66,11 +71,13 @@ class PresenterConsumer(GroupConsumer):
     async def _render_loop(self) -> None:
         while self._dirty.is_set():
             self._dirty.clear()
+            started = time.monotonic()
             html = await self._render()
             if html is None:  # no longer allowed (permission re-checked on every update)
                 await self.close(code=4403)
                 return
             await self.send(text_data=html)
+            await asyncio.sleep(max(0.0, self.render_interval - (time.monotonic() - started)))
 
     @database_sync_to_async
     def _presentable(self, user: Any, code: str) -> int | None:

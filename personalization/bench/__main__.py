@@ -87,7 +87,13 @@ def _winrate(args: argparse.Namespace) -> dict[str, Any]:
                                                       population=_population(args, SimulatedConfig().population)))
     except ValueError as exc:
         raise SystemExit(f"winrate: {exc}") from exc
-    return winrate_main(args.pool, args.prompts, args.limit, args.device, args.model_cache_dir, cfg)
+
+    def checkpoint(report: dict[str, Any]) -> None:
+        if args.json_out:  # a long run stopped early keeps the figures of the prompts it finished
+            Path(args.json_out).parent.mkdir(parents=True, exist_ok=True)
+            Path(args.json_out).write_text(json.dumps(report, indent=2) + "\n")
+
+    return winrate_main(args.pool, args.prompts, args.limit, args.device, args.model_cache_dir, cfg, checkpoint)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -115,8 +115,12 @@ def winrate_run(
     encoder: PairEncoder,
     cfg: WinRateConfig,
     log: Callable[[str], None] = print,
+    checkpoint: Callable[[dict[str, object]], None] | None = None,
 ) -> dict[str, object]:
-    """Fit the population on simulated training users, then measure each method's win rate over the default."""
+    """Fit the population on simulated training users, then measure each method's win rate over the default.
+
+    ``checkpoint`` receives the report so far after every prompt (a long run stopped early keeps its figures).
+    """
     sim = cfg.simulated
     pool = pool_read(pool_path)
     gen = torch.Generator().manual_seed(cfg.seed)
@@ -154,6 +158,21 @@ def winrate_run(
     wins: dict[str, list[float]] = {m: [] for m in cfg.methods}
     gains: dict[str, list[float]] = {m: [] for m in cfg.methods}
     examples: list[dict[str, object]] = []
+
+    def report() -> dict[str, object]:
+        return {
+            "protocol": "winrate", "n_prompts": len(prompts),
+            "prompts_done": len(wins[cfg.methods[0]]) // cfg.n_users, "n_users": cfg.n_users, "votes": cfg.votes,
+            "n_candidates": cfg.n_candidates, "max_new_tokens": cfg.max_new_tokens, "alpha": sim.alpha,
+            "beta": sim.beta, "seed": cfg.seed, "judges_never_seen_by_the_model": True,
+            "win_rate": {m: mean_ci95(v)[0] for m, v in wins.items()},
+            "ci95": {m: mean_ci95(v)[1] for m, v in wins.items()},
+            "mean_true_reward_gain": {m: mean_ci95(v)[0] for m, v in gains.items()},
+            "best_method": max(wins, key=lambda m: mean_ci95(wins[m])[0]),
+            "summaries": [u.summary for u in users],
+            "examples": examples,
+        }
+
     for p, prompt in enumerate(tqdm(prompts, desc="prompts", unit="prompt")):
         messages = [{"role": "user", "content": prompt}]
         # candidate 0 is the default answer; the others are best-of-N's pool (shared by every user)
@@ -183,22 +202,15 @@ def winrate_run(
             if p < 2:
                 examples.append({"prompt": prompt, "user": u, "user_summary": user.summary, "default": default,
                                  **answers})
-    return {
-        "protocol": "winrate", "n_prompts": len(prompts), "n_users": cfg.n_users, "votes": cfg.votes,
-        "n_candidates": cfg.n_candidates, "max_new_tokens": cfg.max_new_tokens, "alpha": sim.alpha,
-        "beta": sim.beta, "seed": cfg.seed, "judges_never_seen_by_the_model": True,
-        "win_rate": {m: mean_ci95(v)[0] for m, v in wins.items()},
-        "ci95": {m: mean_ci95(v)[1] for m, v in wins.items()},
-        "mean_true_reward_gain": {m: mean_ci95(v)[0] for m, v in gains.items()},
-        "best_method": max(wins, key=lambda m: mean_ci95(wins[m])[0]),
-        "summaries": [u.summary for u in users],
-        "examples": examples,
-    }
+        if checkpoint is not None:
+            checkpoint(report())
+    return report()
 
 
 def winrate_main(pool: str, prompts_path: str, limit: int | None, device: str, cache_dir: str,
-                 cfg: WinRateConfig) -> dict[str, object]:
+                 cfg: WinRateConfig,
+                 checkpoint: Callable[[dict[str, object]], None] | None = None) -> dict[str, object]:
     """Load the packaged models (or the configured ones) and run the protocol."""
     generator = Generator(GeneratorConfig(cache_dir=cache_dir, device=device))
     encoder = SentenceEncoder(EncoderConfig(device=device))
-    return winrate_run(pool, prompts_read(prompts_path, limit), generator, encoder, cfg)
+    return winrate_run(pool, prompts_read(prompts_path, limit), generator, encoder, cfg, checkpoint=checkpoint)

@@ -39,13 +39,15 @@ def test_winrate_reports_every_method_against_the_default(tmp_path: Path) -> Non
     cfg = WinRateConfig(n_users=2, votes=6, n_candidates=3, max_new_tokens=6,
                         simulated=SimulatedConfig(n_train_users=12, votes_per_train_user=10,
                                                   population=TINY_POPULATION))
+    checkpoints: list[dict[str, object]] = []
     report = winrate_run(pool, ["w1 w2 you prefer", "w3 jokes tone"], tiny_generator(), encoder, cfg,
-                         log=lambda _: None)
+                         log=lambda _: None, checkpoint=checkpoints.append)
     win_rate = report["win_rate"]
     assert isinstance(win_rate, dict) and set(win_rate) == set(METHODS)
     assert all(0.0 <= rate <= 1.0 for rate in win_rate.values())
     assert report["best_method"] in METHODS and report["n_prompts"] == 2
     assert len(report["summaries"]) == 2  # type: ignore[arg-type]
+    assert [c["prompts_done"] for c in checkpoints] == [1, 2]  # a stopped run keeps what it finished
 
 
 def test_unknown_method_is_refused() -> None:

@@ -63,6 +63,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "webapp.demos.middleware.GuestScopeMiddleware",  # after auth: demo guests stay in their room
 ]
 
 ROOT_URLCONF = "webapp.urls"

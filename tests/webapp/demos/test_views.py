@@ -182,3 +182,25 @@ def test_sessions_are_browsable_in_django_admin() -> None:
     detail = admin_client.get(f"/admin/demos/demosession/{demo.pk}/change/")
     assert detail.status_code == 200 and "Ada" in detail.content.decode()
     assert admin_client.get("/admin/demos/demosession/add/").status_code == 403
+
+
+def test_guests_stay_in_their_room() -> None:
+    scored_pool(prompts=2)
+    demo = session()
+    client = _joined_client(demo)
+    for path in ("/vote/", "/compare/", "/me/", "/", "/api/v1/"):
+        response = client.get(path)
+        assert response.status_code == 302 and response["Location"] == f"/demo/{demo.code}/", path
+    assert client.get(f"/demo/{demo.code}/").status_code == 200
+    # a regular account is not affected, even one whose name looks like a guest's
+    regular = Client()
+    regular.force_login(UserFactory(username="guest-lookalike"))
+    assert regular.get("/vote/").status_code == 200
+
+
+def test_the_join_page_warns_a_signed_in_user_that_joining_signs_them_out() -> None:
+    scored_pool(prompts=2)
+    demo = session()
+    client, _ = _staff_client(demo.presenter)
+    assert "Joining signs you out" in client.get(f"/demo/join/?code={demo.code}").content.decode()
+    assert "Joining signs you out" not in Client().get("/demo/join/").content.decode()

@@ -10,7 +10,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import Count
+from django.db.models import Count, Q
 from django.utils import timezone
 
 from webapp.catalog.models import Prompt, Response
@@ -57,7 +57,9 @@ def _shuffled_pair(user: AbstractBaseUser, a: Response, b: Response, rng: random
 
 def _gold(user: AbstractBaseUser, rng: random.Random, prompt_ids: Collection[int] | None = None) -> Pair | None:
     """An on-topic answer against an answer to another prompt: the on-topic one is the known better answer."""
-    responses = Response.objects.all() if prompt_ids is None else Response.objects.filter(prompt_id__in=prompt_ids)
+    # only answers with features: a just-imported one waits for its worker before anyone votes on it
+    responses = Response.objects.exclude(axis_scores=None)
+    responses = responses if prompt_ids is None else responses.filter(prompt_id__in=prompt_ids)
     ids = list(responses.values_list("pk", "prompt_id")[:5000])
     if len({prompt for _, prompt in ids}) < 2:
         return None
@@ -85,10 +87,12 @@ def _repeat(user: AbstractBaseUser, rng: random.Random) -> Pair | None:
 def _random(user: AbstractBaseUser, rng: random.Random, seen: set[frozenset[int]],
             only: Collection[int] | None = None) -> Pair | None:
     prompts = Prompt.objects.all() if only is None else Prompt.objects.filter(pk__in=only)
-    prompt_ids = list(prompts.annotate(n=Count("responses")).filter(n__gte=2).values_list("pk", flat=True))
+    with_features = Q(responses__axis_scores__isnull=False)
+    prompt_ids = list(prompts.annotate(n=Count("responses", filter=with_features)).filter(n__gte=2)
+                      .values_list("pk", flat=True))
     rng.shuffle(prompt_ids)
     for prompt_id in prompt_ids[:50]:
-        ids = list(Response.objects.filter(prompt_id=prompt_id).values_list("pk", flat=True))
+        ids = list(Response.objects.filter(prompt_id=prompt_id).exclude(axis_scores=None).values_list("pk", flat=True))
         candidates = [(a, b) for i, a in enumerate(ids) for b in ids[i + 1 :] if frozenset((a, b)) not in seen]
         if candidates:
             a, b = rng.choice(candidates)

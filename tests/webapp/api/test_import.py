@@ -102,3 +102,12 @@ def test_unreadable_files_are_refused_with_a_reason(staff_client, name, content,
 def test_format_can_be_given_explicitly(staff_client) -> None:
     response = _upload(staff_client, "rows.txt", b"prompt,response\nA?,B.\n", format="csv")
     assert response.status_code == 202 and Response.objects.filter(text="B.").exists()
+
+
+def test_imported_answers_are_not_offered_for_voting_before_they_have_features(staff_client) -> None:
+    content = _jsonl({"prompt": "Tea or coffee?", "response": "Tea."}, {"prompt": "Tea or coffee?", "response": "Coffee."})
+    assert _upload(staff_client, "rows.jsonl", content).status_code == 202
+    voter = token_client(UserFactory())
+    assert voter.get("/api/v1/pairs/next/").status_code == 204  # nothing votable yet
+    Response.objects.filter(generator="import").update(axis_scores=[0.5] * 8)  # what the features worker writes
+    assert voter.get("/api/v1/pairs/next/").json()["prompt"]["text"] == "Tea or coffee?"

@@ -8,6 +8,7 @@ import math
 import random
 
 import torch
+from django.db import transaction
 
 from personalization.active import pair_utilities
 from personalization.bank import BaseRewardBank
@@ -111,20 +112,44 @@ def summary_refresh(
     return summary_from_weights(names, weights, stddevs, example=example).text
 
 
+def _prototypes_store_with_decisions(
+    *, model: PrototypeModel, previous: PrototypeModel | None, bank_id: int, user_ids: list[int],
+    responsibilities: torch.Tensor, projection: dict[str, object], requested_by: int | None, audit_id: int | None,
+) -> tuple[PrototypeFit, list[int], list[prototype_services.PrototypeRow]]:
+    """Apply staff decisions to a fitted clustering and store it (inside the caller's locking transaction)."""
+    from workers.prototype_review import decisions_apply, key_targets, keys_never_reused, retired_mix_zeroed
+
+    model.ids_ = keys_never_reused(model.ids_, previous.ids_ if previous is not None else [])
+    targets = key_targets(model.ids_)  # staff decisions: retired → None, merged → the target's key
+    keys, folded, moments = decisions_apply(
+        ids=model.ids_, targets=targets, responsibilities=responsibilities, mix=model.mix_,
+        means=model.means_, covariances=model.covariances_)  # folded: (U, L)
+    assignments: dict[int, tuple[int, float]] = {}
+    prototypes = []
+    if keys:
+        best = folded.argmax(1)  # (U,)
+        confidence = folded.gather(1, best[:, None])[:, 0] / folded.sum(1).clamp_min(1e-12)  # (U,)
+        assignments = {uid: (keys[int(best[i])], float(confidence[i])) for i, uid in enumerate(user_ids)}
+        prototypes = [
+            prototype_services.PrototypeRow(key=key, mean=mean, covariance=cov, weight=mass,
+                                            size=int((best == j).sum()))
+            for j, (key, (mass, mean, cov)) in enumerate(zip(keys, moments, strict=True))
+        ]
+    fit = prototype_services.prototypes_store(
+        bank_id=bank_id, prototypes=prototypes, assignments=assignments, k=model.k_,
+        criterion=model.criterion, criterion_scores={str(k): float(v) for k, v in model.criterion_scores_.items()},
+        state=retired_mix_zeroed(model.to_state(), targets), projection=projection,
+        requested_by=requested_by, audit_id=audit_id,
+    )
+    return fit, keys, prototypes
+
+
 def prototypes_refit_run(*, requested_by: int | None = None, audit_id: int | None = None) -> int:
     """Cluster the users' weights on the active bank; keep prototype ids stable by matching the previous run, and
     apply staff decisions (retired and merged keys, see ``workers.prototype_review``). Returns the number of live
     prototypes stored (0 when there are too few users). Progress is pushed to open review pages."""
     from webapp.prototypes.projection import Projection, projection_fit
-    from workers.prototype_review import (
-        decisions_apply,
-        key_targets,
-        keys_never_reused,
-        progress_push,
-        prototype_stats_refresh,
-        retired_mix_zeroed,
-        review_send,
-    )
+    from workers.prototype_review import progress_push, prototype_stats_refresh, review_send
     from workers.refit import bank_ensure, profile_push
 
     progress_push(job="refit", stage="loading profiles", done=1, total=4)
@@ -146,32 +171,18 @@ def prototypes_refit_run(*, requested_by: int | None = None, audit_id: int | Non
     k_max = max(1, min(6, len(rows) // 2))
     progress_push(job="refit", stage="clustering", done=2, total=4)
     model = PrototypeModel(k_range=tuple(range(1, k_max + 1))).fit(weights, user_ids, previous=previous)
-    model.ids_ = keys_never_reused(model.ids_, previous.ids_ if previous is not None else [])
-    targets = key_targets(model.ids_)  # staff decisions: retired → None, merged → the target's key
-    keys, folded, moments = decisions_apply(
-        ids=model.ids_, targets=targets, responsibilities=model.assign(weights), mix=model.mix_,
-        means=model.means_, covariances=model.covariances_)  # folded: (U, L)
-    assignments: dict[int, tuple[int, float]] = {}
-    prototypes = []
-    if keys:
-        best = folded.argmax(1)  # (U,)
-        confidence = folded.gather(1, best[:, None])[:, 0] / folded.sum(1).clamp_min(1e-12)  # (U,)
-        assignments = {uid: (keys[int(best[i])], float(confidence[i])) for i, uid in enumerate(user_ids)}
-        prototypes = [
-            prototype_services.PrototypeRow(key=key, mean=mean, covariance=cov, weight=mass,
-                                            size=int((best == j).sum()))
-            for j, (key, (mass, mean, cov)) in enumerate(zip(keys, moments, strict=True))
-        ]
+    responsibilities = model.assign(weights)  # (U, k)
     previous_projection = last.projection if last is not None and last.projection else None
     projection = projection_fit(weights.tolist(), bank_id=bank_id,
                                 previous=Projection(**previous_projection) if previous_projection else None)
     progress_push(job="refit", stage="storing", done=3, total=4)
-    fit = prototype_services.prototypes_store(
-        bank_id=bank_id, prototypes=prototypes, assignments=assignments, k=model.k_,
-        criterion=model.criterion, criterion_scores={str(k): float(v) for k, v in model.criterion_scores_.items()},
-        state=retired_mix_zeroed(model.to_state(), targets), projection=dict(projection),
-        requested_by=requested_by, audit_id=audit_id,
-    )
+    with transaction.atomic():
+        # staff actions lock the prototype they change: they wait for this store, and this run reads their
+        # decisions only once they are committed (never a retired key revived by a run that started before)
+        list(Prototype.objects.select_for_update().values_list("pk", flat=True))
+        fit, keys, prototypes = _prototypes_store_with_decisions(
+            model=model, previous=previous, bank_id=bank_id, user_ids=user_ids, responsibilities=responsibilities,
+            projection=dict(projection), requested_by=requested_by, audit_id=audit_id)
     names = bank.names_
     webhook_emit(event="prototype.changed", data={
         "fit_version": fit.version, "k": model.k_, "users": len(user_ids), "bank_version": bank.version,

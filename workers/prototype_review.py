@@ -239,7 +239,11 @@ def prototype_split_run(*, key: int, audit_id: int | None = None) -> list[int]:
     state = _state_with_split(state, key=key, parts=parts, labels={str(uid): labels[i]
                                                                    for i, (uid, _) in enumerate(rows)})
     progress_push(job="split", stage="storing", done=3, total=3)
-    services.prototype_split_store(key=key, parts=parts, assignments=assignments, state=state, audit_id=audit_id)
+    try:
+        services.prototype_split_store(key=key, parts=parts, assignments=assignments, state=state,
+                                       audit_id=audit_id)
+    except services.PrototypeActionRejected as exc:  # e.g. retired or merged away while the worker clustered
+        return _split_failed(audit_id, str(exc))
     prototype_stats_refresh()
     progress_push(job="split", stage="done", done=3, total=3)
     return new_keys

@@ -71,11 +71,10 @@ def prototype_map(*, user_ids: Collection[int] | None = None, with_summaries: bo
     if user_ids is not None:
         profiles = profiles.filter(user_id__in=list(user_ids))
     rows = list(profiles.order_by("-vote_count", "user_id")
-                .values_list("user_id", "weights", "prototype_id", "vote_count", "summary", "version")
-                [:MAP_MAX_POINTS])
+                .values_list("user_id", "weights", "prototype_id", "vote_count", "summary", "version",
+                             "user__username")[:MAP_MAX_POINTS])
     dim = len(bank.names) if bank is not None else 0
     rows = [r for r in rows if len(r[1]) == dim and dim > 0]
-    usernames = dict(get_user_model().objects.filter(pk__in=[r[0] for r in rows]).values_list("pk", "username"))
     live = list(Prototype.objects.exclude(status=Prototype.Status.RETIRED).filter(bank=bank)
                 .values_list("key", "name", "mean", "size"))
     live = [p for p in live if len(p[2]) == dim and dim > 0]
@@ -84,7 +83,7 @@ def prototype_map(*, user_ids: Collection[int] | None = None, with_summaries: bo
     centres = projection_apply(projection, [p[2] for p in live]) if projection else []
     live_keys = {p[0] for p in live}
     points = [
-        MapPoint(user_id=r[0], label=usernames.get(r[0], f"user {r[0]}"), x=xy[i][0], y=xy[i][1],
+        MapPoint(user_id=r[0], label=r[6], x=xy[i][0], y=xy[i][1],
                  prototype_key=r[2] if r[2] in live_keys else None, votes=int(r[3]),
                  summary=r[4] if with_summaries else "")
         for i, r in enumerate(rows)

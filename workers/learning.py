@@ -179,7 +179,7 @@ def prototypes_refit_run(*, requested_by: int | None = None, audit_id: int | Non
     with transaction.atomic():
         # staff actions lock the prototype they change: they wait for this store, and this run reads their
         # decisions only once they are committed (never a retired key revived by a run that started before)
-        list(Prototype.objects.select_for_update().values_list("pk", flat=True))
+        list(Prototype.objects.select_for_update().order_by("key").values_list("pk", flat=True))
         fit, keys, prototypes = _prototypes_store_with_decisions(
             model=model, previous=previous, bank_id=bank_id, user_ids=user_ids, responsibilities=responsibilities,
             projection=dict(projection), requested_by=requested_by, audit_id=audit_id)

@@ -170,6 +170,8 @@ def prototypes_merge(*, actor_id: int, source_key: int, target_key: int) -> Prot
     union, source is retired with ``merged_into`` so later refits keep sending its cluster's users to target."""
     if source_key == target_key:
         raise PrototypeActionRejected("choose two different prototypes to merge")
+    # lock both rows in key order, the order a clustering run locks them in: no deadlock between the two
+    list(Prototype.objects.select_for_update().filter(key__in=[source_key, target_key]).order_by("key"))
     source, target = _live(source_key), _live(target_key)
     if source.bank_id != target.bank_id or len(source.mean) != len(target.mean):
         raise PrototypeActionRejected("these prototypes were fitted on different reward banks")

@@ -200,6 +200,8 @@ def prototype_retire(*, actor_id: int, key: int) -> Prototype:
     give it members again (its cluster's users go to their next most likely prototype)."""
     import numpy as np
 
+    # members move to other prototypes, whose rows change too: lock all in key order, as a clustering run does
+    list(Prototype.objects.select_for_update().order_by("key").values_list("pk", flat=True))
     prototype = _live(key)
     before = prototype_snapshot(prototype)
     others = [p for p in Prototype.objects.exclude(key=key).exclude(status=Prototype.Status.RETIRED)

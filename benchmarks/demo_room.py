@@ -212,7 +212,17 @@ async def _run(base: str, code: str, participants: int, votes: int, think: float
     tasks = [asyncio.create_task(_participant(base, code, f"p{i:03d}", votes, think, room, voting, joined, counter,
                                               stop, random.Random(rng.random()), join_seconds))
              for i in range(participants)]
-    await asyncio.wait_for(joined.wait(), timeout=120 + join_seconds)
+    deadline = time.perf_counter() + 120 + join_seconds
+    while not joined.is_set():
+        failed = [t for t in tasks if t.done() and t.exception() is not None]
+        if failed:
+            raise RuntimeError(f"{len(failed)} participants could not join") from failed[0].exception()
+        if time.perf_counter() > deadline:
+            raise TimeoutError(f"only {counter[0]} of {participants} participants joined in time")
+        try:
+            await asyncio.wait_for(joined.wait(), timeout=5)
+        except TimeoutError:
+            print(f"  {counter[0]}/{participants} joined", flush=True)
     print(f"  {participants} participants joined, each with a websocket; voting starts", flush=True)
     servers = [p for p in psutil.Process().children(recursive=True)]
     before = {p.pid: sum(p.cpu_times()[:2]) for p in servers}

@@ -57,17 +57,15 @@ def best_candidate(bank: BaseRewardBank, prompt_id: int, weights: list[float]) -
     return ids[best], float(rewards[best])
 
 
-def participant_refitted(*, user_id: int) -> None:
-    """After a participant's refit: pick their showcase answer, then tell the presenter screen. Not a participant
-    of an open session: one query, nothing else."""
+def participant_refitted(*, user_id: int, bank: BaseRewardBank, weights: list[float]) -> None:
+    """After a participant's refit (``weights`` on ``bank``): pick their showcase answer, then tell the presenter
+    screen. Not a participant of an open session: one query, nothing else."""
     row = (Participant.objects.filter(user_id=user_id).exclude(session__stage=DemoSession.Stage.CLOSED)
            .values("pk", "session_id", "session__showcase_prompt_id").first())
     if row is None:
         return
-    weights = RewardProfile.objects.filter(user_id=user_id).values_list("weights", flat=True).first() or []
     if row["session__showcase_prompt_id"] is not None and weights:
         try:
-            _, bank = bank_ensure()
             best, _ = best_candidate(bank, row["session__showcase_prompt_id"], list(weights))
             demo_services.participant_showcase_set(participant_id=row["pk"], response_id=best)
         except FeaturesMissing as exc:

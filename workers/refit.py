@@ -250,7 +250,7 @@ def profile_refit_run(*, user_id: int) -> int | None:
         if version is not None:
             from workers.demo_room import participant_refitted
 
-            participant_refitted(user_id=user_id)  # a demo participant: their showcase pick, the presenter screen
+            participant_refitted(user_id=user_id, bank=bank, weights=fit.weights)  # a demo guest: showcase, room
             profile_push(user_id=user_id, version=version)
             webhook_emit(event="profile.updated", data={
                 "user_id": user_id, "version": version, "vote_count": fit.vote_count, "bank_version": bank.version,

@@ -13,8 +13,8 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import IntegrityError, transaction
-from django.db.models import Count, F, Q
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Count, Q
 from django.utils import timezone
 
 from webapp.catalog.models import Prompt
@@ -272,8 +272,12 @@ def presenter_push(*, session_id: int, reason: str) -> int:
     """Bump the session's push version and tell its presenter screens to re-read the room; returns the version.
 
     Every update carries a higher version than the last, so the map's ``data-version`` only ever increases."""
-    DemoSession.objects.filter(pk=session_id).update(push_version=F("push_version") + 1)
-    version = DemoSession.objects.filter(pk=session_id).values_list("push_version", flat=True).first() or 0
+    table = DemoSession._meta.db_table
+    with connection.cursor() as cursor:  # one round trip: bump and read (PostgreSQL and SQLite ≥ 3.35)
+        cursor.execute(f"UPDATE {table} SET push_version = push_version + 1 WHERE id = %s RETURNING push_version",
+                       [session_id])
+        row = cursor.fetchone()
+    version = row[0] if row else 0
     layer = get_channel_layer()
     if layer is not None:
         async_to_sync(layer.group_send)(presenter_group(session_id), {

@@ -20,7 +20,7 @@ def free_port() -> int:
 
 
 @contextmanager
-def live_stack(env: dict[str, str]) -> Iterator[str]:
+def live_stack(env: dict[str, str], worker_concurrency: int = 1) -> Iterator[str]:
     """Start web + worker with ``env``, wait until the web answers and the worker has connected; yield the base
     URL; stop both afterwards."""
     import requests
@@ -30,7 +30,7 @@ def live_stack(env: dict[str, str]) -> Iterator[str]:
     web = subprocess.Popen([str(bin_dir / "uvicorn"), "webapp.asgi:application", "--port", str(port),
                             "--no-access-log", "--log-level", "warning"], cwd=ROOT, env=env)
     worker = subprocess.Popen([str(bin_dir / "celery"), "-A", "workers.celery_app", "worker", "-Q", "default,gpu",
-                               "--concurrency", "1", "--loglevel", "WARNING", "--without-mingle", "--without-gossip"],
+                               "--concurrency", str(worker_concurrency), "--loglevel", "WARNING", "--without-mingle", "--without-gossip"],
                               cwd=ROOT, env=env)
     base = f"http://127.0.0.1:{port}"
     try:

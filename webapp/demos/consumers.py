@@ -42,6 +42,8 @@ class PresenterConsumer(GroupConsumer):
     #: at most one render per window: the first update of a burst goes out at once, the rest are folded into the
     #: next render (renders share Channels' one database thread with every other socket of the process)
     render_interval = 0.1
+    #: how often the numbers are refreshed without an update (votes per minute decays when voting stops)
+    tick_seconds = 15.0
 
     async def connect(self) -> None:
         user = self.scope.get("user")
@@ -54,11 +56,25 @@ class PresenterConsumer(GroupConsumer):
         self._dirty = asyncio.Event()
         self._renderer: asyncio.Task[None] | None = None
         await self.join(presenter_group(self.session_id))
+        self._ticker = asyncio.create_task(self._tick())
 
     async def disconnect(self, code: int) -> None:
-        if getattr(self, "_renderer", None) is not None:
-            self._renderer.cancel()  # type: ignore[union-attr]
+        for task in (getattr(self, "_renderer", None), getattr(self, "_ticker", None)):
+            if task is not None:
+                task.cancel()
         await super().disconnect(code)
+
+    async def _tick(self) -> None:
+        """Votes per minute is a moving window: refresh the numbers now and then even when nobody votes (the map
+        and its version change only with real updates)."""
+        while True:
+            await asyncio.sleep(self.tick_seconds)
+            html = await self._render_stats()
+            if html is None:
+                await self.close(code=4403)
+                return
+            if html:
+                await self.send(text_data=html)
 
     async def demo_updated(self, event: DemoUpdated) -> None:
         if event.get("session_id") != self.session_id:
@@ -97,6 +113,20 @@ class PresenterConsumer(GroupConsumer):
         if session is None or user is None or not selectors.can_present(user=user, session=session):
             return None
         return render_to_string("demos/present.html#live", {**selectors.presenter_screen(session=session), "oob": True})
+
+
+    @database_sync_to_async
+    def _render_stats(self) -> str | None:
+        """The stats panel while the room votes ("" otherwise: nothing moves); None when no longer allowed."""
+        from django.contrib.auth import get_user_model
+
+        session = DemoSession.objects.filter(pk=self.session_id).first()
+        user = get_user_model().objects.filter(pk=self.user_id).first()
+        if session is None or user is None or not selectors.can_present(user=user, session=session):
+            return None
+        if session.stage != DemoSession.Stage.VOTING:
+            return ""
+        return render_to_string("demos/_stats.html", {**selectors.presenter_stats(session=session), "oob": True})
 
 
 class ParticipantConsumer(GroupConsumer):

@@ -204,6 +204,12 @@ def session_export(*, session: DemoSession) -> dict[str, Any]:
 STAGE_ACTIONS = {"lobby": "Start voting", "voting": "Reveal the answers", "reveal": "Close the session"}
 
 
+def presenter_stats(*, session: DemoSession) -> dict[str, Any]:
+    """The presenter's numbers and stage button only (the periodic refresh; no map)."""
+    return {"session": session, "room": room_state(session=session), "next_action": STAGE_ACTIONS.get(session.stage),
+            "next_stage": session.next_stage}
+
+
 def presenter_screen(*, session: DemoSession) -> dict[str, Any]:
     """Everything the presenter screen's live parts render (the page and every pushed update)."""
     room = room_state(session=session)

@@ -118,3 +118,16 @@ async def test_a_closed_session_stops_pushing_to_its_guests() -> None:
     # at close the guest is deactivated: the handler re-checks and nothing more reaches them
     assert await ws.receive_nothing(timeout=1)
     await ws.disconnect()
+
+
+async def test_the_numbers_refresh_while_voting_without_touching_the_map(monkeypatch) -> None:
+    from webapp.demos.consumers import PresenterConsumer
+
+    monkeypatch.setattr(PresenterConsumer, "tick_seconds", 0.3)
+    demo, _ = await _room()
+    await sync_to_async(services.session_stage_advance)(session_id=demo.pk, user=demo.presenter, to_stage="voting")
+    ws = await _connected(demo.presenter, f"/ws/demo/{demo.code}/present/")
+    html = await ws.receive_from(timeout=10)
+    assert 'data-testid="votes-per-minute">0<' in html and 'id="demo-stats"' in html
+    assert "prototype-map" not in html  # a refresh is not an update: the map and its version stay
+    await ws.disconnect()

@@ -101,3 +101,17 @@ def test_active_suggestions_for_a_guest_stay_within_the_session_prompts() -> Non
     suggested = RewardProfile.objects.get(user_id=ada.user_id).suggested_pairs
     allowed = set(Response.objects.filter(prompt_id__in=ids[:2]).values_list("pk", flat=True))
     assert suggested and all(set(p) <= allowed for p in suggested)
+
+
+@pytest.mark.slow
+@pytest.mark.django_db
+def test_without_a_stored_default_the_real_model_writes_the_default_answer_once() -> None:
+    ids = scored_pool(prompts=2)
+    demo = session(prompt_ids=ids)
+    from workers.demo_room import demo_prepare_run
+
+    assert demo_prepare_run(session_id=demo.pk) is True
+    first = DemoSession.objects.get(pk=demo.pk).default_answer
+    assert len(first.split()) >= 3  # SmolLM2 answered the showcase prompt
+    assert demo_prepare_run(session_id=demo.pk) is True
+    assert DemoSession.objects.get(pk=demo.pk).default_answer == first  # written once, kept for the reveal

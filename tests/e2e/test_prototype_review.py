@@ -37,7 +37,7 @@ def _refit_in_a_thread() -> None:
 def test_reviewer_renames_merges_and_watches_the_map_move(browser, page, live_asgi, celery_worker_live,
                                                           shots) -> None:
     pool(prompts=4)
-    brief_users, long_users = two_groups_of_users()
+    brief_users, long_users = two_groups_of_users(votes=True)
     RewardProfile.objects.filter(user_id=brief_users[0]).update(summary="You prefer brief answers.")
     _refit_in_a_thread()
     brief_key = RewardProfile.objects.get(user_id=brief_users[0]).prototype_id
@@ -54,6 +54,18 @@ def test_reviewer_renames_merges_and_watches_the_map_move(browser, page, live_as
     assert the_map.locator('[data-testid="map-prototype"]').count() == 2
     hover = page.locator(f'[data-testid="map-point"][data-user="{brief_users[0]}"] title').text_content()
     assert "You prefer brief answers." in hover
+
+    # a prototype's own page: size, centroid with spread, members, where it disagrees, agreement, trend
+    page.click(f'[data-testid="prototype-row"][data-key="{brief_key}"] [data-testid="prototype-name"]')
+    page.wait_for_url(f"{live_asgi}/staff/prototypes/{brief_key}/")
+    assert page.locator('[data-testid="detail-size"]').inner_text() == "6"
+    assert page.locator('[data-testid="detail-axes"] li').count() == 8
+    assert page.locator('[data-testid="detail-members"] li').count() == 5
+    assert "100% of 18 member votes agree" in page.locator('[data-testid="detail-agreement"]').inner_text()
+    assert page.locator('[data-testid="detail-disagreement"]').count() >= 1
+    assert page.locator('[data-testid="detail-trend"]').get_attribute("data-points") == "1"
+    page.screenshot(path=str(shots / "prototype-detail.png"), full_page=True)
+    page.go_back()
 
     row = page.locator(f'[data-testid="prototype-row"][data-key="{long_key}"]')
     row.locator('[data-testid="rename-input"]').fill("Thorough explainers")
@@ -82,7 +94,12 @@ def test_reviewer_renames_merges_and_watches_the_map_move(browser, page, live_as
     pair = voter_page.locator("form.vote-form").get_attribute("data-pair")
     voter_page.keyboard.press("1")
     wait_for_pair_change(voter_page, pair)
-    page.wait_for_selector(f'[data-testid="map-point"][data-user="{voter.pk}"]', timeout=30_000)
+    try:
+        page.wait_for_selector(f'[data-testid="map-point"][data-user="{voter.pk}"]', timeout=60_000)
+    except Exception as exc:  # say whether the worker refitted the voter or the push did not arrive
+        profile = RewardProfile.objects.filter(user=voter).values("version", "bank_id", "weights").first()
+        raise AssertionError(f"voter not on the map; their profile: {profile}; map version "
+                             f"{page.locator('[data-testid=prototype-map]').get_attribute('data-version')}") from exc
     assert int(page.locator('[data-testid="prototype-map"]').get_attribute("data-version")) > version
     assert page.locator('[data-testid="map-point"]').count() == 13
     voter_page.context.close()

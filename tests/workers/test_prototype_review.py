@@ -13,7 +13,7 @@ from webapp.catalog.models import Response
 from webapp.profiles.models import RewardProfile
 from webapp.prototypes import services
 from webapp.prototypes.models import Prototype, PrototypeAudit, PrototypeFit
-from webapp.votes import services as vote_services
+from webapp.votes.models import Pair, Vote
 from workers.learning import prototypes_refit_run
 from workers.prototype_review import keys_never_reused
 from workers.refit import bank_ensure
@@ -35,11 +35,11 @@ def two_groups_of_users(n_per_group: int = 6, votes: bool = False) -> tuple[list
         eye = [[0.1 if a == b else 0.0 for b in range(8)] for a in range(8)]
         RewardProfile.objects.create(user=user, bank_id=bank_id, weights=weights, covariance=eye, vote_count=5,
                                      version=1)
-        if votes:
+        if votes:  # stored directly: vote_record would enqueue refits that replace these made-up weights
             for _ in range(3):
-                pair = vote_services.pair_create(user=user, left=brief, right=long, source="random")
-                vote_services.vote_record(user=user, pair_id=pair.pk, idempotency_key=uuid.uuid4(),
-                                          choice="left" if sign > 0 else "right")
+                pair = Pair.objects.create(user=user, prompt=prompt, left=brief, right=long, source="random")
+                Vote.objects.create(user=user, pair=pair, idempotency_key=uuid.uuid4(),
+                                    choice="left" if sign > 0 else "right")
         groups[i % 2].append(user.pk)
     return groups
 

@@ -55,11 +55,18 @@ def map_layout(payload: dict[str, Any]) -> dict[str, Any]:
 
 
 @register.simple_tag
-def sparkline(trend: list[Any], width: int = 300, height: int = 60) -> str:
-    """SVG polyline points for the ``size`` of each trend point, left to right, scaled to the box."""
+def sparkline_points(trend: list[Any], width: int = 300, height: int = 60) -> list[tuple[str, str]]:
+    """(x, y) in the box for the ``size`` of each trend point, left to right (a single run sits in the middle)."""
     sizes = [int(t.size) for t in trend]
     if not sizes:
-        return ""
+        return []
     top = max(max(sizes), 1)
     step = width / max(len(sizes) - 1, 1)
-    return " ".join(f"{i * step:.1f},{height - 4 - (height - 8) * s / top:.1f}" for i, s in enumerate(sizes))
+    return [(f"{i * step if len(sizes) > 1 else width / 2:.1f}", f"{height - 4 - (height - 8) * s / top:.1f}")
+            for i, s in enumerate(sizes)]
+
+
+@register.simple_tag
+def sparkline(trend: list[Any], width: int = 300, height: int = 60) -> str:
+    """SVG polyline points for the ``size`` of each trend point."""
+    return " ".join(f"{x},{y}" for x, y in sparkline_points(trend, width, height))

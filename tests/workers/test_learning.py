@@ -158,18 +158,19 @@ def test_bank_refit_learns_latent_bases_and_profiles_move_onto_the_new_bank() ->
     assert fresh.weights == pytest.approx(active.state["prior"]["mean"])
 
 
-@pytest.mark.django_db
-def test_a_newcomer_borrows_from_the_prototypes_until_they_have_enough_votes() -> None:
-    _pool(2)
-    bank_id, _ = bank_ensure()
-    rng = random.Random(1)
+def _two_camps(bank_id: int, seed: int) -> None:
+    """12 confident profiles in two camps: brief and unstructured, or wordy and structured."""
+    rng = random.Random(seed)
     eye = [[0.05 if a == b else 0.0 for b in range(8)] for a in range(8)]
     for i in range(12):
         centre = [3.0, -2.0] if i % 2 else [-3.0, 2.0]
         weights = centre + [rng.gauss(0, 0.1) for _ in range(6)]
         RewardProfile.objects.create(user=UserFactory(), bank_id=bank_id, weights=weights, covariance=eye,
                                      vote_count=10, version=1)
-    prototypes_refit_run()
+
+
+def _newcomer_prefers_brief() -> RewardProfile:
+    """A new user whose one vote prefers the brief, unstructured answer, refitted."""
     newcomer = UserFactory()
     prompt = PromptFactory()
     brief = ResponseFactory(prompt=prompt, axis_scores=[0.9, 0.1, *([0.5] * 6)])
@@ -177,7 +178,16 @@ def test_a_newcomer_borrows_from_the_prototypes_until_they_have_enough_votes() -
     pair = services.pair_create(user=newcomer, left=brief, right=wordy, source="random")
     services.vote_record(user=newcomer, pair_id=pair.pk, idempotency_key=uuid.uuid4(), choice="left")
     profile_refit_run(user_id=newcomer.pk)
-    weights = RewardProfile.objects.get(user=newcomer).weights
+    return RewardProfile.objects.get(user=newcomer)
+
+
+@pytest.mark.django_db
+def test_a_newcomer_borrows_from_the_prototypes_until_they_have_enough_votes() -> None:
+    _pool(2)
+    bank_id, _ = bank_ensure()
+    _two_camps(bank_id, seed=1)
+    prototypes_refit_run()
+    weights = _newcomer_prefers_brief().weights
     # one vote for the brief, unstructured answer: the prototype that likes brevity explains it, and the
     # newcomer inherits its strong weights instead of the small ones a single vote gives under N(0, I)
     assert weights[0] > 1.5 and weights[1] < -1.0
@@ -191,20 +201,8 @@ def test_best_of_n_scores_blend_the_user_with_their_prototype_until_their_votes_
 
     _pool(2)
     bank_id, bank = bank_ensure()
-    rng = random.Random(2)
-    eye = [[0.05 if a == b else 0.0 for b in range(8)] for a in range(8)]
-    for i in range(12):
-        centre = [3.0, -2.0] if i % 2 else [-3.0, 2.0]
-        RewardProfile.objects.create(user=UserFactory(), bank_id=bank_id, weights=centre + [rng.gauss(0, 0.1)
-                                     for _ in range(6)], covariance=eye, vote_count=10, version=1)
-    newcomer = UserFactory()
-    prompt = PromptFactory()
-    brief = ResponseFactory(prompt=prompt, axis_scores=[0.9, 0.1, *([0.5] * 6)])
-    wordy = ResponseFactory(prompt=prompt, axis_scores=[0.1, 0.9, *([0.5] * 6)])
-    pair = services.pair_create(user=newcomer, left=brief, right=wordy, source="random")
-    services.vote_record(user=newcomer, pair_id=pair.pk, idempotency_key=uuid.uuid4(), choice="left")
-    profile_refit_run(user_id=newcomer.pk)
-    profile = RewardProfile.objects.get(user=newcomer)
+    _two_camps(bank_id, seed=2)
+    profile = _newcomer_prefers_brief()
     candidates = bank.features(torch.tensor([[0.9, 0.1, *([0.5] * 6)], [0.1, 0.9, *([0.5] * 6)],
                                              [0.5, 0.5, *([0.5] * 6)]]))  # brief, wordy, in between
     before = reward_scores(profile=profile, bank_id=bank_id, bank=bank, features=candidates)

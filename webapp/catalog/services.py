@@ -115,3 +115,28 @@ def responses_import(*, rows: list[ImportRow]) -> ResponsesImport:
     created = Response.objects.bulk_create(new)
     return ResponsesImport(prompts_created=created_prompts, responses_created=len(created),
                            responses_skipped=len(rows) - len(created), response_ids=[r.pk for r in created])
+
+
+class CatalogInUse(ValueError):
+    """A prompt or response people voted on cannot be deleted (it would delete their votes); ``str(exc)`` is safe
+    to show."""
+
+
+@transaction.atomic
+def prompt_delete(*, prompt_id: int) -> None:
+    from webapp.votes.models import Pair
+
+    if Pair.objects.filter(prompt_id=prompt_id).exists():
+        raise CatalogInUse("this prompt was shown in pairs; deleting it would delete people's votes")
+    Prompt.objects.filter(pk=prompt_id).delete()
+
+
+@transaction.atomic
+def response_delete(*, response_id: int) -> None:
+    from django.db.models import Q
+
+    from webapp.votes.models import Pair
+
+    if Pair.objects.filter(Q(left_id=response_id) | Q(right_id=response_id)).exists():
+        raise CatalogInUse("this response was shown in pairs; deleting it would delete people's votes")
+    Response.objects.filter(pk=response_id).delete()

@@ -111,3 +111,25 @@ def test_imported_answers_are_not_offered_for_voting_before_they_have_features(s
     assert voter.get("/api/v1/pairs/next/").status_code == 204  # nothing votable yet
     Response.objects.filter(generator="import").update(axis_scores=[0.5] * 8)  # what the features worker writes
     assert voter.get("/api/v1/pairs/next/").json()["prompt"]["text"] == "Tea or coffee?"
+
+
+def test_prompts_and_responses_people_voted_on_cannot_be_deleted(staff_client) -> None:
+    from tests.factories import PairFactory
+
+    pair = PairFactory()
+    unused = ResponseFactory(prompt=pair.prompt)
+    assert staff_client.delete(f"/api/v1/prompts/{pair.prompt_id}/").status_code == 409
+    assert staff_client.delete(f"/api/v1/responses/{pair.left_id}/").status_code == 409
+    assert staff_client.delete(f"/api/v1/responses/{unused.pk}/").status_code == 204
+    assert Prompt.objects.filter(pk=pair.prompt_id).exists() and Response.objects.filter(pk=pair.left_id).exists()
+
+
+def test_editing_a_responses_text_recomputes_its_features_but_a_label_does_not(staff_client) -> None:
+    response = ResponseFactory(embedding=b"\0" * 16)
+    assert staff_client.patch(f"/api/v1/responses/{response.pk}/", {"style": "terse"}, format="json").status_code == 200
+    response.refresh_from_db()
+    assert response.style == "terse" and response.axis_scores is not None and not ApiJob.objects.exists()
+    assert staff_client.patch(f"/api/v1/responses/{response.pk}/", {"text": "New words."}, format="json").status_code == 200
+    response.refresh_from_db()
+    assert response.axis_scores is None and response.embedding is None
+    assert ApiJob.objects.get().params == {"response_ids": [response.pk]}

@@ -112,3 +112,27 @@ def test_api_export_streams_jsonl_of_my_votes(votes) -> None:
     assert response.status_code == 200 and response["Content-Type"] == "application/x-ndjson"
     rows = [json.loads(line) for line in b"".join(response.streaming_content).decode().splitlines()]
     assert len(rows) == 2 and {r["user_id"] for r in rows} == {votes["alice"].pk}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_export_streams_over_the_live_asgi_server(live_asgi, settings) -> None:
+    """Under ASGI the rows are read in batches as they are sent (not all into memory first)."""
+    import httpx
+    from rest_framework.authtoken.models import Token
+
+    from webapp.api.views import exports
+
+    settings.DEBUG = False
+    exports.STREAM_BATCH = 2  # several batches for a few rows
+    try:
+        staff = UserFactory(is_staff=True)
+        for _ in range(5):
+            _vote(staff, "left")
+        token = Token.objects.create(user=staff)
+        with httpx.stream("GET", f"{live_asgi}/api/v1/exports/votes/",
+                          headers={"Authorization": f"Token {token.key}"}, timeout=20) as response:
+            assert response.status_code == 200
+            lines = [json.loads(line) for line in response.iter_lines() if line]
+    finally:
+        exports.STREAM_BATCH = 500
+    assert [row["choice"] for row in lines] == ["left"] * 5

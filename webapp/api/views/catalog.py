@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
 from rest_framework.parsers import FormParser, MultiPartParser
@@ -21,7 +21,7 @@ from webapp.api.serializers import (
 from webapp.api.services import features_start
 from webapp.catalog.imports import ImportFileError, import_rows_parse
 from webapp.catalog.models import Prompt, Response
-from webapp.catalog.services import responses_import
+from webapp.catalog.services import CatalogInUse, prompt_delete, response_delete, responses_import
 
 MAX_IMPORT_BYTES = 10 * 1024 * 1024
 
@@ -33,6 +33,14 @@ class PromptViewSet(viewsets.ModelViewSet):
 
     def perform_create(self, serializer: PromptSerializer) -> None:
         serializer.save(source=Prompt.Source.IMPORT)
+
+    @extend_schema(responses={204: None, 409: OpenApiResponse(description="shown in pairs: votes depend on it")})
+    def destroy(self, request: Request, *args: object, **kwargs: object) -> ApiResponse:
+        try:
+            prompt_delete(prompt_id=self.get_object().pk)
+        except CatalogInUse as exc:
+            return ApiResponse({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
+        return ApiResponse(status=status.HTTP_204_NO_CONTENT)
 
     @extend_schema(
         request={"multipart/form-data": ImportRequestSerializer},
@@ -87,6 +95,20 @@ class ResponseViewSet(viewsets.ModelViewSet):
         features_start(user=self.request.user, response_ids=[response.pk])
 
     def perform_update(self, serializer: ResponseSerializer) -> None:
-        # new text: old features no longer describe it; a worker recomputes them
+        instance = serializer.instance
+        moved = ("text" in serializer.validated_data and serializer.validated_data["text"] != instance.text) or (
+            "prompt" in serializer.validated_data and serializer.validated_data["prompt"] != instance.prompt)
+        if not moved:
+            serializer.save()
+            return
+        # new text or prompt: the old features no longer describe it; a worker recomputes them
         response = serializer.save(axis_scores=None, embedding=None, encoder="")
         features_start(user=self.request.user, response_ids=[response.pk])
+
+    @extend_schema(responses={204: None, 409: OpenApiResponse(description="shown in pairs: votes depend on it")})
+    def destroy(self, request: Request, *args: object, **kwargs: object) -> ApiResponse:
+        try:
+            response_delete(response_id=self.get_object().pk)
+        except CatalogInUse as exc:
+            return ApiResponse({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
+        return ApiResponse(status=status.HTTP_204_NO_CONTENT)

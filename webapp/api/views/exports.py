@@ -3,8 +3,12 @@ staff export anyone's, a prototype's or everything (the same rows ``manage.py ex
 
 from __future__ import annotations
 
+import itertools
 import json
+from collections.abc import AsyncIterator, Iterator
 
+from asgiref.sync import sync_to_async
+from django.core.handlers.asgi import ASGIRequest
 from django.http import StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -13,6 +17,18 @@ from rest_framework.request import Request
 from rest_framework.views import APIView
 
 from webapp.exports.selectors import KINDS, ExportScope, export_rows
+
+STREAM_BATCH = 500
+
+
+async def _batched_async(lines: Iterator[str]) -> AsyncIterator[str]:
+    def take() -> str:
+        return "".join(itertools.islice(lines, STREAM_BATCH))
+
+    # one worker thread for the whole response: the database cursor lives in it
+    take_async = sync_to_async(take, thread_sensitive=True)
+    while chunk := await take_async():
+        yield chunk
 
 
 def _int_param(request: Request, name: str) -> int | None:
@@ -48,6 +64,9 @@ class ExportView(APIView):
             raise ValidationError({"prototype": "choose a user or a prototype, not both"})
         scope = ExportScope(user_id=user_id, prototype_key=prototype, exclude_flagged=exclude_flagged)
         lines = (json.dumps(row, ensure_ascii=False) + "\n" for row in export_rows(kind=kind, scope=scope))
-        response = StreamingHttpResponse(lines, content_type="application/x-ndjson")
+        # Under ASGI a sync iterator would be read whole into memory before the first byte is sent; an async
+        # one streams, reading the rows in batches on a worker thread.
+        body = _batched_async(lines) if isinstance(request._request, ASGIRequest) else lines
+        response = StreamingHttpResponse(body, content_type="application/x-ndjson")
         response["Content-Disposition"] = f'attachment; filename="tailor-{kind}.jsonl"'
         return response

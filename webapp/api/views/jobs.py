@@ -74,7 +74,7 @@ class PersonalizeViewSet(mixins.RetrieveModelMixin, mixins.ListModelMixin, views
         return [GenerationThrottle()] if self.action == "create" else super().get_throttles()
 
     @extend_schema(request=PersonalizeRequestSerializer,
-                   responses={202: GenerationJobSerializer,
+                   responses={202: GenerationJobSerializer, 404: OpenApiResponse(description="no such prompt"),
                               409: OpenApiResponse(description="3 answers already being written")},
                    description="Start a personalized answer (method: summary, best_of_n or guided). 202 with the "
                                "job: poll ``url``, or listen on ``stream_url`` for the text as it is written.")

@@ -49,12 +49,14 @@ def test_presenter_and_three_participants(browser, live_asgi, celery_worker_live
             phone.click('[data-testid="join-submit"]')
             phone.wait_for_url(f"{live_asgi}/demo/{code}/")
             phone.wait_for_selector('[data-testid="lobby"]')
+            assert phone.locator("form.vote-form").count() == 1  # joining leads straight to the vote hooks
         presenter.wait_for_selector('[data-testid="participant-count"]:text-is("3")', timeout=15_000)
 
         presenter.click('[data-testid="stage-advance"]')  # start voting
         presenter.wait_for_selector('[data-testid="stage"]:text-is("voting")')
         before = _map_version(presenter)
-        for phone in phones:  # each phone's page was told over its socket and fetched the vote form
+        for phone in phones:  # each phone's page was told over its socket and fetched its new body
+            phone.wait_for_selector('[data-testid="stage"]:text-is("voting")', timeout=15_000)
             phone.wait_for_selector("form.vote-form", timeout=15_000)
         for i, phone in enumerate(phones):
             for choice in ("vote-left", "vote-right" if i % 2 else "vote-left"):

@@ -117,14 +117,14 @@ class PresenterConsumer(GroupConsumer):
 
     @database_sync_to_async
     def _render_stats(self) -> str | None:
-        """The stats panel while the room votes ("" otherwise: nothing moves); None when no longer allowed."""
+        """The stats panel while the room can vote ("" otherwise: nothing moves); None when no longer allowed."""
         from django.contrib.auth import get_user_model
 
         session = DemoSession.objects.filter(pk=self.session_id).first()
         user = get_user_model().objects.filter(pk=self.user_id).first()
         if session is None or user is None or not selectors.can_present(user=user, session=session):
             return None
-        if session.stage != DemoSession.Stage.VOTING:
+        if not session.accepts_votes:
             return ""
         return render_to_string("demos/_stats.html", {**selectors.presenter_stats(session=session), "oob": True})
 

@@ -45,6 +45,11 @@ class DemoSession(models.Model):
         return f"{self.name} ({self.code})"
 
     @property
+    def accepts_votes(self) -> bool:
+        """Participants vote from the moment they join (the lobby is a warm-up) until the reveal."""
+        return self.stage in (self.Stage.LOBBY, self.Stage.VOTING)
+
+    @property
     def next_stage(self) -> str | None:
         """Stages only move forward, one at a time: lobby → voting → reveal → closed."""
         order = list(self.Stage.values)

@@ -172,9 +172,8 @@ def _pair_context(request: HttpRequest, session: DemoSession, participant: Parti
                   notice: str = "") -> dict[str, Any]:
     """The /vote/ pair partial's context, with this session's prompts, pair budget and URLs."""
     progress = vote_selectors.progress_get(user=request.user)
-    voting = session.stage == DemoSession.Stage.VOTING
     pair = None
-    if voting and progress.votes_total < session.pairs_per_participant:
+    if session.accepts_votes and progress.votes_total < session.pairs_per_participant:
         pair = vote_selectors.pair_next(user=request.user, prompt_ids=selectors.session_prompt_ids(session=session))
     confident = settings.PERSONALIZATION["confident_votes"]
     return {
@@ -226,8 +225,8 @@ def _voting(request: HttpRequest, code: str) -> tuple[DemoSession, Participant]:
 @require_POST
 def room_vote(request: HttpRequest, code: str) -> HttpResponse:
     session, participant = _voting(request, code)
-    if session.stage != DemoSession.Stage.VOTING:
-        return _pair_response(request, session, participant, error="Vote not saved — voting is not open",
+    if not session.accepts_votes:
+        return _pair_response(request, session, participant, error="Vote not saved — voting is closed",
                               status=409)
     form = VoteForm(request.POST)
     if not form.is_valid():
@@ -257,8 +256,8 @@ def room_skip(request: HttpRequest, code: str) -> HttpResponse:
 @require_POST
 def room_undo(request: HttpRequest, code: str) -> HttpResponse:
     session, participant = _voting(request, code)
-    if session.stage != DemoSession.Stage.VOTING:
-        return _pair_response(request, session, participant, error="Not undone — voting is not open", status=409)
+    if not session.accepts_votes:
+        return _pair_response(request, session, participant, error="Not undone — voting is closed", status=409)
     form = UndoForm(request.POST)
     if not form.is_valid():
         return _pair_response(request, session, participant, error=f"Not undone — {_errors(form)}", status=400)

@@ -110,9 +110,10 @@ def test_participants_vote_with_the_same_hooks_as_the_vote_page() -> None:
     demo = session(prompt_ids=ids[:2], pairs_per_participant=2)
     client = _joined_client(demo)
     lobby = client.get(f"/demo/{demo.code}/").content.decode()
-    assert 'data-testid="lobby"' in lobby and "vote-form" not in lobby
+    assert 'data-testid="lobby"' in lobby and 'class="vote-form"' in lobby  # joining leads straight to voting
     services.session_stage_advance(session_id=demo.pk, user=demo.presenter, to_stage="voting")
     page = client.get(f"/demo/{demo.code}/").content.decode()
+    assert 'data-testid="lobby"' not in page
     for hook in ('class="vote-form"', 'data-testid="vote-left"', 'data-testid="vote-right"', 'data-testid="vote-tie"',
                  'data-testid="vote-both-bad"', 'data-testid="vote-skip"', 'data-testid="profile-panel"',
                  'name="idempotency_key"', f'hx-post="/demo/{demo.code}/vote/"'):
@@ -144,7 +145,7 @@ def test_votes_outside_the_voting_stage_and_by_outsiders_are_refused() -> None:
     services.session_stage_advance(session_id=demo.pk, user=demo.presenter, to_stage="reveal")
     late = client.post(f"/demo/{demo.code}/vote/", {"pair_id": pair.pk, "idempotency_key": str(uuid.uuid4()),
                                                     "choice": "left"}, HTTP_HX_REQUEST="true")
-    assert late.status_code == 409 and "voting is not open" in late.content.decode()
+    assert late.status_code == 409 and "voting is closed" in late.content.decode()
     outsider = Client()
     outsider.force_login(UserFactory())
     assert outsider.post(f"/demo/{demo.code}/vote/", {"pair_id": pair.pk, "idempotency_key": str(uuid.uuid4()),

@@ -196,8 +196,8 @@ def prototypes_refit_run(*, requested_by: int | None = None, audit_id: int | Non
     for uid in user_ids:
         version = RewardProfile.objects.filter(user_id=uid).values_list("version", flat=True).first()
         if version is not None:
-            profile_push(user_id=uid, version=version)
-    review_send({"type": "prototypes.updated"})
+            profile_push(user_id=uid, version=version, staff_map=False)
+    review_send({"type": "prototypes.updated"})  # the staff map, list and audit, once
     progress_push(job="refit", stage="done", done=4, total=4)
     log.info("prototypes v%d: k=%d over %d users, %d live", fit.version, model.k_, len(user_ids), len(keys))
     return len(keys)

@@ -260,15 +260,17 @@ def profile_refit_run(*, user_id: int) -> int | None:
     raise RuntimeError(f"could not claim profile of user {user_id} after {MAX_CLAIM_ATTEMPTS} attempts")
 
 
-def profile_push(*, user_id: int, version: int) -> None:
-    """Tell the user's open pages that their profile changed; consumers re-read and render it."""
+def profile_push(*, user_id: int, version: int, staff_map: bool = True) -> None:
+    """Tell the user's open pages that their profile changed; consumers re-read and render it. ``staff_map``:
+    also tell open staff review maps (a caller pushing many profiles at once tells them once itself)."""
     layer = get_channel_layer()
     if layer is None:
         return
     async_to_sync(layer.group_send)(f"user.{user_id}", {"type": "profile.updated", "user_id": user_id, "version": version})
-    from workers.prototype_review import map_push
+    if staff_map:
+        from workers.prototype_review import map_push
 
-    map_push()  # the user's point on the staff map moved
+        map_push()  # the user's point on the staff map moved
 
 
 @lru_cache(maxsize=2)

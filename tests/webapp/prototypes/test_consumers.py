@@ -96,3 +96,29 @@ async def test_staff_rights_are_checked_again_on_every_event() -> None:
                                                        "stage": "done", "done": 4, "total": 4})
     assert await ws.receive_nothing(timeout=0.6)
     await ws.disconnect()
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_users_profile_refit_moves_their_point_on_the_staff_map() -> None:
+    import uuid
+
+    from tests.factories import PromptFactory, ResponseFactory
+    from webapp.votes import services as vote_services
+    from workers.refit import profile_refit_run
+
+    def vote() -> int:
+        user = UserFactory(username="voter")
+        prompt = PromptFactory()
+        left, right = ResponseFactory(prompt=prompt), ResponseFactory(prompt=prompt)
+        pair = vote_services.pair_create(user=user, left=left, right=right, source="random")
+        vote_services.vote_record(user=user, pair_id=pair.pk, idempotency_key=uuid.uuid4(), choice="left")
+        return user.pk
+
+    staff = await sync_to_async(UserFactory)(is_staff=True)
+    ws = await _staff_socket(staff)
+    user_id = await sync_to_async(vote)()
+    assert await ws.receive_nothing(timeout=0.3)  # stored, not refitted yet: nothing moved
+    assert await sync_to_async(profile_refit_run)(user_id=user_id) == 1
+    html = await ws.receive_from(timeout=10)
+    assert f'data-user="{user_id}"' in html and "<title>voter · 1 vote · no prototype yet" in html
+    await ws.disconnect()

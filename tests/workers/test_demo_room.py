@@ -115,3 +115,25 @@ def test_without_a_stored_default_the_real_model_writes_the_default_answer_once(
     assert len(first.split()) >= 3  # SmolLM2 answered the showcase prompt
     assert demo_prepare_run(session_id=demo.pk) is True
     assert DemoSession.objects.get(pk=demo.pk).default_answer == first  # written once, kept for the reveal
+
+
+@pytest.mark.django_db
+def test_the_reveal_speaks_for_the_rooms_prototypes_when_the_library_has_them() -> None:
+    from webapp.profiles.models import RewardProfile
+    from webapp.prototypes.models import Prototype
+
+    demo = _room()
+    ada, bob = join(demo, "Ada"), join(demo, "Bob")
+    _vote_all(demo, ada, CONCISE, axis=0)
+    _vote_all(demo, bob, CONCISE, axis=0)
+    for participant in (ada, bob):
+        profile_refit_run(user_id=participant.user_id)
+    profile = RewardProfile.objects.get(user_id=ada.user_id)
+    Prototype.objects.create(key=7, name="Brief", bank_id=profile.bank_id, mean=profile.weights, size=2,
+                             summary="Prefers short answers.")
+    RewardProfile.objects.filter(user_id__in=[ada.user_id, bob.user_id]).update(prototype_id=7)
+    demo_services.session_stage_advance(session_id=demo.pk, user=demo.presenter, to_stage="reveal")
+    assert demo_reveal_run(session_id=demo.pk) == "done"
+    answers = DemoSession.objects.get(pk=demo.pk).reveal["answers"]
+    assert [(a["label"], a["kind"], a["members"], a["text"]) for a in answers] == [
+        ("Brief", "prototype", 2, CONCISE)]  # both are its members, so no individual taste is added

@@ -119,3 +119,19 @@ def test_admin_lists_and_searches_prototypes_and_the_audit_is_read_only(prototyp
     assert client.post(f"/admin/prototypes/prototypeaudit/{audit.pk}/delete/", {"post": "yes"}).status_code == 403
     assert client.get("/admin/prototypes/prototypeaudit/add/").status_code == 403
     assert PrototypeAudit.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_an_edit_in_the_admin_is_audited(prototypes) -> None:
+    admin_user = UserFactory(is_staff=True, is_superuser=True)
+    client = Client()
+    client.force_login(admin_user)
+    a = prototypes[0]
+    response = client.post(f"/admin/prototypes/prototype/{a.pk}/change/",
+                           {"name": "Brief and blunt", "status": "approved", "summary": a.summary})
+    assert response.status_code == 302
+    audit = PrototypeAudit.objects.get()
+    assert (audit.action, audit.actor_id, audit.keys) == ("admin_edit", admin_user.pk, [0])
+    assert audit.before["name"] == "Brief" and audit.after == {**audit.before, "name": "Brief and blunt",
+                                                               "status": "approved"}
+    assert client.get("/admin/prototypes/prototype/add/").status_code == 403  # prototypes come from clustering

@@ -1,7 +1,8 @@
 """Join codes: 8 characters drawn with ``secrets`` from 31 symbols without look-alikes (no 0/O, 1/I/L).
 
-31⁸ ≈ 8.5·10¹¹ codes (≈ 39.6 bits); with at most ``DEMO_JOIN_FAILURES_PER_IP`` wrong guesses per IP per window,
-finding one open session by guessing would take a botnet years.
+31⁸ ≈ 8.5·10¹¹ codes (≈ 39.6 bits). At the default 10 wrong guesses per address per 10 minutes (1,440 a day), one
+address needs ~1,600 years on average to hit any of a thousand open sessions, and sessions close within hours;
+per-session join limits and the room cap bound what a lucky guess could do.
 """
 
 from __future__ import annotations

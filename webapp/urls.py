@@ -9,6 +9,7 @@ from webapp.demos import views as demo_views
 from webapp.generation import views as generation_views
 from webapp.profiles import views as profile_views
 from webapp.prototypes.urls import urlpatterns as prototype_urlpatterns
+from webapp.quality import views as quality_views
 from webapp.votes import views as vote_views
 
 urlpatterns = [
@@ -44,4 +45,5 @@ urlpatterns = [
     *prototype_urlpatterns,
     path("admin/", admin.site.urls),
     path("api/", include("webapp.api.urls")),
+    path("staff/quality/", quality_views.voters, name="staff-quality"),
 ]

@@ -75,6 +75,7 @@ def test_presenter_and_three_participants(browser, live_asgi, celery_worker_live
                 "() => !document.querySelector('[data-testid=\"showcase-answer\"] .muted')", timeout=30_000)
             phone.wait_for_function(  # and their own profile panel, refitted on both votes
                 "() => document.querySelector('[data-testid=\"vote-count\"]').innerText === '2'", timeout=30_000)
+        phones[0].screenshot(path=str(shots / "demo-phone-voting.png"), full_page=True)
 
         presenter.click('[data-testid="stage-advance"]')  # reveal
         presenter.wait_for_selector('[data-testid="stage"]:text-is("reveal")')

@@ -192,7 +192,8 @@ def test_guests_stay_in_their_room() -> None:
     for path in ("/vote/", "/compare/", "/me/", "/", "/api/v1/"):
         response = client.get(path)
         assert response.status_code == 302 and response["Location"] == f"/demo/{demo.code}/", path
-    assert client.get(f"/demo/{demo.code}/").status_code == 200
+    page = client.get(f"/demo/{demo.code}/").content.decode()
+    assert "Leave (Ada)" in page and "My profile" not in page  # the top bar offers only the room
     # a regular account is not affected, even one whose name looks like a guest's
     regular = Client()
     regular.force_login(UserFactory(username="guest-lookalike"))

@@ -88,12 +88,16 @@ class PresenterConsumer(GroupConsumer):
         while self._dirty.is_set():
             self._dirty.clear()
             started = time.monotonic()
-            html = await self._render()
+            # Off Channels' shared database thread: a busy room's renders must not queue every other socket's
+            # connect and push behind them (the render opens and closes its own connection).
+            html = await database_sync_to_async(self._render, thread_sensitive=False)()
             if html is None:  # no longer allowed (permission re-checked on every update)
                 await self.close(code=4403)
                 return
             await self.send(text_data=html)
-            await asyncio.sleep(max(0.0, self.render_interval - (time.monotonic() - started)))
+            took = time.monotonic() - started
+            # at most one render per window, and never more than half the time when renders get slow
+            await asyncio.sleep(max(self.render_interval - took, took))
 
     @database_sync_to_async
     def _presentable(self, user: Any, code: str) -> int | None:
@@ -104,7 +108,6 @@ class PresenterConsumer(GroupConsumer):
             return None
         return int(session.pk)
 
-    @database_sync_to_async
     def _render(self) -> str | None:
         from django.contrib.auth import get_user_model
 

@@ -4,7 +4,6 @@ prototype refit (P-GenRM) with stable ids."""
 from __future__ import annotations
 
 import logging
-import math
 import random
 
 import torch
@@ -183,16 +182,11 @@ def prototypes_refit_run(*, requested_by: int | None = None, audit_id: int | Non
         fit, keys, prototypes = _prototypes_store_with_decisions(
             model=model, previous=previous, bank_id=bank_id, user_ids=user_ids, responsibilities=responsibilities,
             projection=dict(projection), requested_by=requested_by, audit_id=audit_id)
-    names = bank.names_
     webhook_emit(event="prototype.changed", data={
         "fit_version": fit.version, "k": model.k_, "users": len(user_ids), "bank_version": bank.version,
         "prototypes": [{"key": row.key, "size": row.size, "weight": row.weight} for row in prototypes]})
-    for row in prototypes:  # the prototype's own summary (POPI), unless staff wrote one
-        stds = [math.sqrt(max(v, 0.0)) for v in torch.diagonal(torch.tensor(row.covariance)).tolist()]
-        text = summary_from_weights(names, row.mean, stds).text.replace("You prefer", "Prefers")
-        Prototype.objects.filter(key=row.key, summary="").update(summary=text)
     progress_push(job="refit", stage="statistics", done=4, total=4)
-    prototype_stats_refresh()
+    prototype_stats_refresh()  # also each prototype's own summary (POPI), unless staff wrote one
     for uid in user_ids:
         version = RewardProfile.objects.filter(user_id=uid).values_list("version", flat=True).first()
         if version is not None:

@@ -139,6 +139,7 @@ def prototype_stats_refresh() -> int:
             if len(p.mean) == bank.dim]
     if not live:
         return 0
+    summaries_refresh(live, bank.names_)
     means = torch.tensor([p.mean for p in live], dtype=torch.float32)  # (k, K)
     pairs = list(Pair.objects.exclude(left__axis_scores=None).exclude(right__axis_scores=None).order_by("-id")
                  .values_list("left_id", "right_id", "left__axis_scores", "right__axis_scores")[:STATS_PAIRS])
@@ -198,6 +199,22 @@ def prototype_stats_refresh() -> int:
     return len(live)
 
 
+def summaries_refresh(prototypes: list[Prototype], names: list[str]) -> None:
+    """Each prototype's grounded summary (POPI) from its current centroid and spread, so it follows refits, merges
+    and splits; a summary staff wrote (``summary_edited``) is never touched."""
+    import math
+
+    from personalization.summaries import summary_from_weights
+
+    for prototype in prototypes:
+        if prototype.summary_edited or not prototype.mean:
+            continue
+        cov = prototype.covariance or []
+        stds = [math.sqrt(max(float(cov[i][i]), 0.0)) if i < len(cov) else 0.0 for i in range(len(prototype.mean))]
+        text = summary_from_weights(names, prototype.mean, stds).text.replace("You prefer", "Prefers")
+        Prototype.objects.filter(pk=prototype.pk, summary_edited=False).update(summary=text)
+
+
 def prototype_split_run(*, key: int, audit_id: int | None = None) -> list[int]:
     """Re-cluster one prototype's members into two with the library's clustering; store them under new keys.
 
@@ -244,7 +261,8 @@ def prototype_split_run(*, key: int, audit_id: int | None = None) -> list[int]:
                                        audit_id=audit_id)
     except services.PrototypeActionRejected as exc:  # e.g. retired or merged away while the worker clustered
         return _split_failed(audit_id, str(exc))
-    prototype_stats_refresh()
+    prototype_stats_refresh()  # the parts' summaries, disagreements and agreement
+    review_send({"type": "prototypes.updated"})
     progress_push(job="split", stage="done", done=3, total=3)
     return new_keys
 

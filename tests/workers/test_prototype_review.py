@@ -56,6 +56,7 @@ def test_a_refit_keeps_names_approvals_and_merges() -> None:
     staff = UserFactory(is_staff=True)
     services.prototype_rename(actor_id=staff.pk, key=long_key, name="Thorough")
     services.prototype_approve(actor_id=staff.pk, key=long_key)
+    summary_before = Prototype.objects.get(key=long_key).summary
     services.prototypes_merge(actor_id=staff.pk, source_key=brief_key, target_key=long_key)
     assert prototypes_refit_run() == 1  # the clustering still finds two clusters; the merge folds them
     assert {_key(u) for u in brief_users + long_users} == {long_key}
@@ -63,6 +64,7 @@ def test_a_refit_keeps_names_approvals_and_merges() -> None:
     assert (merged.status, merged.merged_into) == ("retired", long_key)
     assert (target.name, target.status, target.size) == ("Thorough", "approved", 12)
     assert -0.5 < target.mean[0] < 0.5  # the moments of both clusters, not of one
+    assert target.summary and target.summary != summary_before  # the summary follows the merged centroid
     assert PrototypeFit.objects.latest("version").sizes == {str(long_key): 12}
 
 
@@ -72,7 +74,9 @@ def test_a_retired_prototype_stays_retired_and_its_users_go_elsewhere() -> None:
     prototypes_refit_run()
     brief_key, long_key = _key(brief_users[0]), _key(long_users[0])
     services.prototype_retire(actor_id=UserFactory(is_staff=True).pk, key=brief_key)
+    Prototype.objects.filter(key=long_key).update(summary="Staff wrote this.", summary_edited=True)
     prototypes_refit_run()
+    assert Prototype.objects.get(key=long_key).summary == "Staff wrote this."  # workers never rewrite it
     assert Prototype.objects.get(key=brief_key).status == "retired"
     assert {_key(u) for u in brief_users} == {long_key}
     state = PrototypeFit.objects.latest("version").state
@@ -107,6 +111,7 @@ def test_split_and_rerun_go_through_the_worker_and_are_audited(transactional_db,
     assert wait_until(lambda: PrototypeAudit.objects.get(pk=audit.pk).after.get("status") == "done", timeout=60)
     parts = list(Prototype.objects.exclude(status="retired").order_by("key"))
     assert len(parts) == 2 and min(p.key for p in parts) > max(brief_key, long_key)  # new, never used keys
+    assert wait_until(lambda: all(p.summary for p in Prototype.objects.filter(key__in=[q.key for q in parts])))
     assert Prototype.objects.get(key=long_key).status == "retired"
     assert len({_key(u) for u in brief_users}) == 1 and len({_key(u) for u in long_users}) == 1
     assert _key(brief_users[0]) != _key(long_users[0])

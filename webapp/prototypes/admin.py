@@ -13,10 +13,10 @@ from webapp.prototypes.models import Prototype, PrototypeAudit, PrototypeFit
 @admin.register(Prototype)
 class PrototypeAdmin(admin.ModelAdmin):
     list_display = ("key", "name", "status", "size", "agreement", "merged_into", "bank", "updated_at")
-    list_filter = ("status", "bank")
+    list_filter = ("status", "summary_edited", "bank")
     search_fields = ("name", "summary", "=key")
     # numbers the clustering writes stay read-only; staff changes name, summary and status here or on the page
-    readonly_fields = ("key", "bank", "mean", "covariance", "weight", "size", "merged_into", "disagreements",
+    readonly_fields = ("key", "summary_edited", "bank", "mean", "covariance", "weight", "size", "merged_into", "disagreements",
                        "agreement", "agreement_votes", "updated_at")
     fields = ("key", "name", "status", "summary", *readonly_fields[1:])
 
@@ -28,6 +28,8 @@ class PrototypeAdmin(admin.ModelAdmin):
         from webapp.prototypes.services import prototype_snapshot
 
         old = Prototype.objects.filter(pk=obj.pk).first()
+        if old is not None and old.summary != obj.summary:
+            obj.summary_edited = bool(obj.summary.strip())  # emptied: workers write it again
         super().save_model(request, obj, form, change)
         if old is not None and change:
             PrototypeAudit.objects.create(actor_id=request.user.pk, action=PrototypeAudit.Action.ADMIN_EDIT,

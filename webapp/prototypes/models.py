@@ -30,6 +30,8 @@ class Prototype(models.Model):
     weight = models.FloatField(default=0.0)  # mixture weight
     size = models.PositiveIntegerField(default=0)  # users assigned (hard)
     summary = models.TextField(blank=True)
+    # written by staff (in the admin): workers never rewrite it; otherwise it follows the centroid
+    summary_edited = models.BooleanField(default=False)
     # the key this prototype was merged into by staff: later refits send this cluster's users there
     merged_into = models.PositiveIntegerField(null=True, blank=True)
     # computed by a worker after each clustering (needs the bank's features):

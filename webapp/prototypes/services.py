@@ -88,7 +88,8 @@ class PrototypeActionRejected(ValueError):
 def prototype_snapshot(prototype: Prototype) -> dict[str, object]:
     """What the audit keeps of a prototype (no matrices: they are large and refits rewrite them)."""
     return {"key": prototype.key, "name": prototype.name, "status": prototype.status, "size": prototype.size,
-            "merged_into": prototype.merged_into, "summary": prototype.summary}
+            "merged_into": prototype.merged_into, "summary": prototype.summary,
+            "summary_edited": prototype.summary_edited}
 
 
 def _live(key: int) -> Prototype:

@@ -109,4 +109,8 @@ def test_reviewer_renames_merges_and_watches_the_map_move(browser, page, live_as
     page.wait_for_selector('[data-testid="audit-entry"][data-action="refit"] >> text=reviewer')
     assert Prototype.objects.get(key=brief_key).status == "retired"  # the merge survived the re-run
     assert Prototype.objects.get(key=long_key).name == "Thorough explainers"
+    # the list was re-rendered and pushed by the run: its forms work too (CSRF from the page's hx-headers)
+    page.click(f'[data-testid="prototype-row"][data-key="{long_key}"] [data-testid="approve"]')
+    page.wait_for_selector('[data-testid="audit-entry"][data-action="approve"]')
+    assert Prototype.objects.get(key=long_key).status == "approved"
     page.screenshot(path=str(shots / "prototype-review.png"), full_page=True)

@@ -127,3 +127,21 @@ def test_imported_responses_get_features_from_a_worker(celery_worker_live) -> No
     imported = list(Response.objects.filter(generator="import"))
     assert len(imported) == 3 and all(r.has_features and len(r.axis_scores) == 8 for r in imported)
     assert {len(bytes(r.embedding)) for r in imported} == {384 * 4}
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_personalize_is_written_by_a_real_gpu_worker(celery_worker_live) -> None:
+    """Real SmolLM2 in the worker: a script starts a personalized answer and polls it until both texts are there
+    and the pair is votable."""
+    user = _brevity_lover()
+    client = token_client(user)
+    started = client.post("/api/v1/personalize/", {"prompt": "Name one fruit.", "method": "summary"}, format="json")
+    assert started.status_code == 202
+    url = started.json()["url"]
+    assert wait_until(lambda: client.get(url).json()["status"] in ("done", "failed"), timeout=280, interval=0.5)
+    job = client.get(url).json()
+    assert job["status"] == "done", job["error"]
+    assert job["default_text"] and job["personal_text"] and job["progress"] == 1.0
+    if job["default_text"] != job["personal_text"]:
+        assert job["pair"] is not None  # the two answers became a pair the user can vote on

@@ -174,14 +174,15 @@ async def _participant(base: str, code: str, name: str, votes: int, think: float
             if counter[0] == counter[1]:
                 joined.set()
             await voting.wait()
-            page = (await client.get(f"{base}/demo/{code}/", headers={"HX-Request": "true"})).text
+            first = await client.get(f"{base}/demo/{code}/", headers={"HX-Request": "true"})
+            page, status = first.text, first.status_code
             for n in range(1, votes + 1):
                 await asyncio.sleep(rng.expovariate(1 / think))
                 if stop.is_set():
                     break
                 match = PAIR.search(page)
                 if match is None:
-                    room.errors.append(f"{name}: no pair to vote on")
+                    room.errors.append(f"{name} vote {n}: no pair to vote on (HTTP {status}: {page[:120]!r})")
                     break
                 data = {"pair_id": match.group(1), "idempotency_key": str(uuid.uuid4()),
                         "choice": rng.choice(["left", "right"]), "csrfmiddlewaretoken": client.cookies["csrftoken"]}
@@ -194,7 +195,7 @@ async def _participant(base: str, code: str, name: str, votes: int, think: float
                     room.errors.append(f"{name} vote {n}: {response.status_code}")
                     del room.started[(name, n)]
                     break
-                page = response.text
+                page, status = response.text, response.status_code
             await stop.wait()
             listener.cancel()
 

@@ -3,12 +3,15 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 from django.db import transaction
 
 from webapp.profiles.models import RewardProfile
 from webapp.prototypes.models import Prototype, PrototypeAudit, PrototypeFit
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -79,6 +82,8 @@ def prototypes_store(
 
 STAFF_GROUP = "staff.prototypes"
 MAX_NAME = 80
+#: a split re-clusters members into two; fewer than this cannot make two meaningful groups
+MIN_SPLIT_MEMBERS = 4
 
 
 class PrototypeActionRejected(ValueError):
@@ -114,8 +119,11 @@ def review_push(event: dict[str, object]) -> None:
         from channels.layers import get_channel_layer
 
         layer = get_channel_layer()
-        if layer is not None:
-            async_to_sync(layer.group_send)(STAFF_GROUP, event)
+        try:
+            if layer is not None:
+                async_to_sync(layer.group_send)(STAFF_GROUP, event)
+        except Exception:  # the action is committed; open pages catch up on their next update or reload
+            log.warning("could not push %s to review pages", event.get("type"), exc_info=True)
 
     transaction.on_commit(send)
 
@@ -258,8 +266,6 @@ def prototypes_refit_request(*, actor_id: int) -> PrototypeAudit:
     review_push({"type": "prototypes.progress", "job": "refit", "stage": "queued", "done": 0, "total": 4})
     return audit
 
-
-MIN_SPLIT_MEMBERS = 4
 
 
 def _stats_enqueue() -> None:

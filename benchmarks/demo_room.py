@@ -200,6 +200,15 @@ async def _participant(base: str, code: str, name: str, votes: int, think: float
             listener.cancel()
 
 
+async def _participant_logged(room: Room, name: str, *args: object) -> None:
+    """A participant whose failure is reported, not swallowed (the run goes on with the others)."""
+    try:
+        await _participant(*args)  # type: ignore[arg-type]
+    except Exception as exc:
+        room.errors.append(f"{name}: {type(exc).__name__}: {str(exc)[:160]}")
+        raise
+
+
 async def _run(base: str, code: str, participants: int, votes: int, think: float, max_seconds: float,
                settle: float, join_seconds: float) -> tuple[Room, dict[str, float]]:
     import psutil
@@ -210,8 +219,9 @@ async def _run(base: str, code: str, participants: int, votes: int, think: float
     await asyncio.wait_for(ready.wait(), timeout=30)
     counter = [0, participants]
     rng = random.Random(0)
-    tasks = [asyncio.create_task(_participant(base, code, f"p{i:03d}", votes, think, room, voting, joined, counter,
-                                              stop, random.Random(rng.random()), join_seconds))
+    tasks = [asyncio.create_task(_participant_logged(room, f"p{i:03d}", base, code, f"p{i:03d}", votes, think, room,
+                                                     voting, joined, counter, stop, random.Random(rng.random()),
+                                                     join_seconds))
              for i in range(participants)]
     deadline = time.perf_counter() + 120 + join_seconds
     while not joined.is_set():

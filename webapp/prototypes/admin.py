@@ -15,10 +15,11 @@ class PrototypeAdmin(admin.ModelAdmin):
     list_display = ("key", "name", "status", "size", "agreement", "merged_into", "bank", "updated_at")
     list_filter = ("status", "summary_edited", "bank")
     search_fields = ("name", "summary", "=key")
-    # numbers the clustering writes stay read-only; staff changes name, summary and status here or on the page
-    readonly_fields = ("key", "summary_edited", "bank", "mean", "covariance", "weight", "size", "merged_into", "disagreements",
+    # numbers the clustering writes stay read-only; status changes (approve, merge, split, retire) go through the
+    # review page's services, which also move members and audit: here only the name and the summary
+    readonly_fields = ("key", "status", "summary_edited", "bank", "mean", "covariance", "weight", "size", "merged_into", "disagreements",
                        "agreement", "agreement_votes", "updated_at")
-    fields = ("key", "name", "status", "summary", *readonly_fields[1:])
+    fields = ("key", "name", "summary", *readonly_fields[1:])
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # prototypes come from clustering runs

@@ -128,10 +128,11 @@ def test_an_edit_in_the_admin_is_audited(prototypes) -> None:
     client.force_login(admin_user)
     a = prototypes[0]
     response = client.post(f"/admin/prototypes/prototype/{a.pk}/change/",
-                           {"name": "Brief and blunt", "status": "approved", "summary": a.summary})
+                           {"name": "Brief and blunt", "status": "retired", "summary": "Staff words."})
     assert response.status_code == 302
     audit = PrototypeAudit.objects.get()
     assert (audit.action, audit.actor_id, audit.keys) == ("admin_edit", admin_user.pk, [0])
+    # status is read-only here (retiring must move members); the summary is now staff's, kept by workers
     assert audit.before["name"] == "Brief" and audit.after == {**audit.before, "name": "Brief and blunt",
-                                                               "status": "approved"}
+                                                               "summary": "Staff words.", "summary_edited": True}
     assert client.get("/admin/prototypes/prototype/add/").status_code == 403  # prototypes come from clustering

@@ -18,7 +18,7 @@ from schemathesis.specs.openapi.checks import (
 
 from tests.factories import PairFactory, ResponseFactory, UserFactory
 
-MAX_EXAMPLES = 6  # per operation: the whole run stays around a minute on 2 cores
+MAX_EXAMPLES = 4  # per operation: the whole run stays around a minute on 2 cores
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 
 

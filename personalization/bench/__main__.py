@@ -75,7 +75,7 @@ def _refit(args: argparse.Namespace) -> dict[str, Any]:
 
 def _winrate(args: argparse.Namespace) -> dict[str, Any]:
     from personalization.bench.simulated import SimulatedConfig
-    from personalization.bench.winrate import METHODS, WinRateConfig, winrate_main
+    from personalization.bench.winrate import METHODS, WinRateConfig, styles_read, winrate_main
 
     if not args.prompts:
         raise SystemExit("winrate needs --prompts FILE (a JSON list of {id, prompt}, e.g. koala_eval_50.json)")
@@ -83,6 +83,7 @@ def _winrate(args: argparse.Namespace) -> dict[str, Any]:
     try:
         cfg = WinRateConfig(n_users=args.users, votes=args.votes, n_candidates=args.candidates,
                             max_new_tokens=args.max_new_tokens, methods=methods, seed=args.seed,
+                            styles=styles_read(args.styles),
                             simulated=SimulatedConfig(seed=args.seed,
                                                       population=_population(args, SimulatedConfig().population)))
     except ValueError as exc:
@@ -112,6 +113,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--prompts", help="winrate: evaluation prompts (JSON list of {id, prompt})")
     parser.add_argument("--limit", type=int, default=None, help="winrate: use only the first N prompts")
     parser.add_argument("--methods", default="", help="winrate: comma-separated subset of the methods")
+    parser.add_argument("--styles", default="webapp/catalog/demo/prompts.json",
+                        help="winrate: style instructions for styled-best-of-n (a JSON file with a 'styles' list)")
     parser.add_argument("--votes", type=int, default=20, help="winrate: pool votes per simulated user")
     parser.add_argument("--candidates", type=int, default=8, help="winrate: N of best-of-N")
     parser.add_argument("--max-new-tokens", type=int, default=96, help="winrate: tokens per answer")

@@ -10,7 +10,10 @@ with each way of personalizing it:
 - ``best-of-n``: N samples reranked by the user's reward with dual-granularity test-time scaling (P-GenRM);
 - ``pad``: decoding-time guidance (PAD) with the summary, same seed as the default;
 - ``summary+best-of-n``: N summary-conditioned samples reranked by the user's reward (what the compare page's
-  best-of-N does).
+  best-of-N does);
+- ``styled-best-of-n``: one answer per contrasting style instruction (the candidate pool a typed prompt gets),
+  reranked by the user's reward; each style keeps its temperature, capped at the default's token budget so no
+  answer wins on length it was allowed and the default was not.
 
 A method wins on a prompt when its answer's true reward beats the default's (a tie counts one half). The default and
 the base candidates are shared by every user, so their differences come from personalization only.
@@ -47,7 +50,27 @@ from personalization.prototypes import PrototypePosterior
 from personalization.summaries import summary_from_weights, summary_messages
 from personalization.user_model import UserRewardModel
 
-METHODS = ("summary", "best-of-n", "pad", "summary+best-of-n")
+METHODS = ("summary", "best-of-n", "pad", "summary+best-of-n", "styled-best-of-n")
+
+
+@dataclass(frozen=True)
+class Style:
+    """A contrasting style instruction for candidate pools: system prompt, sampling temperature, answer prefix."""
+
+    name: str
+    system: str
+    temperature: float = 0.7
+    prefix: str = ""
+
+
+def styles_read(path: str | Path) -> tuple[Style, ...]:
+    """Styles from a JSON file with a ``styles`` list of ``{name, system, temperature?, prefix?}`` (the demo
+    library's format)."""
+    rows = json.loads(Path(path).read_text(encoding="utf-8")).get("styles")
+    if not isinstance(rows, list) or not rows:
+        raise ValueError(f"{path}: expected a 'styles' list")
+    return tuple(Style(name=str(r["name"]), system=str(r["system"]), temperature=float(r.get("temperature", 0.7)),
+                       prefix=str(r.get("prefix", ""))) for r in rows)
 
 
 @dataclass
@@ -68,6 +91,7 @@ class WinRateConfig:
     beta_pad: float = 1.5
     top_k_pad: int = 20
     methods: tuple[str, ...] = METHODS
+    styles: tuple[Style, ...] = ()
     seed: int = 0
     simulated: SimulatedConfig = field(default_factory=SimulatedConfig)
 
@@ -75,6 +99,8 @@ class WinRateConfig:
         unknown = set(self.methods) - set(METHODS)
         if unknown:
             raise ValueError(f"unknown methods {sorted(unknown)}: choose from {METHODS}")
+        if "styled-best-of-n" in self.methods and len(self.styles) < 2:
+            raise ValueError("styled-best-of-n needs at least two styles")
         if self.n_users < 1 or self.votes < 1 or self.n_candidates < 2 or self.max_new_tokens < 1:
             raise ValueError("winrate needs n_users >= 1, votes >= 1, n_candidates >= 2 and max_new_tokens >= 1")
 
@@ -182,12 +208,23 @@ def winrate_run(
         conditioned = [summary_messages(messages, u.summary) for u in users]
         summary_answers = (generator.generate(conditioned, sampling(p)) if "summary" in cfg.methods
                            else [""] * len(users))
+        styled: list[str] = []
+        if "styled-best-of-n" in cfg.methods:
+            for temperature in sorted({st.temperature for st in cfg.styles}):
+                group = [st for st in cfg.styles if st.temperature == temperature]
+                styled += generator.generate(
+                    [[{"role": "system", "content": st.system}, *messages] for st in group],
+                    SamplingConfig(max_new_tokens=cfg.max_new_tokens, temperature=temperature, top_p=cfg.top_p,
+                                   seed=p), prefixes=[st.prefix for st in group])
+            styled_features = features(prompt, styled)
         for u, user in enumerate(users):
             answers: dict[str, str] = {}
             if "summary" in cfg.methods:
                 answers["summary"] = summary_answers[u]
             if base_features is not None:
                 answers["best-of-n"] = rerank(prompt, candidates, user.scorer(fitted, base_features)).best
+            if styled:
+                answers["styled-best-of-n"] = rerank(prompt, styled, user.scorer(fitted, styled_features)).best
             if "pad" in cfg.methods:
                 answers["pad"] = decoder.generate(messages, user.summary, sampling(p))
             if "summary+best-of-n" in cfg.methods:

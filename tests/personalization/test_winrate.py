@@ -9,7 +9,14 @@ import numpy as np
 import pytest
 
 from personalization.bench.simulated import SimulatedConfig
-from personalization.bench.winrate import METHODS, WinRateConfig, prompts_read, winrate_run
+from personalization.bench.winrate import (
+    METHODS,
+    Style,
+    WinRateConfig,
+    prompts_read,
+    styles_read,
+    winrate_run,
+)
 from personalization.lm_encoder import LMEncoderConfig, LMHiddenStateEncoder
 from personalization.population import PopulationConfig
 from tests.personalization.test_generation import tiny_generator
@@ -37,6 +44,7 @@ def test_winrate_reports_every_method_against_the_default(tmp_path: Path) -> Non
     encoder = LMHiddenStateEncoder(LMEncoderConfig(model_path=str(_tiny_lm(tmp_path / "lm")), device="cpu"))
     pool = _pool(tmp_path / "pool.jsonl.gz", dim=encoder.dim)
     cfg = WinRateConfig(n_users=2, votes=6, n_candidates=3, max_new_tokens=6,
+                        styles=(Style("a", "w5 w6", 0.7), Style("b", "jokes tone", 0.5, prefix="w9")),
                         simulated=SimulatedConfig(n_train_users=12, votes_per_train_user=10,
                                                   population=TINY_POPULATION))
     checkpoints: list[dict[str, object]] = []
@@ -50,9 +58,16 @@ def test_winrate_reports_every_method_against_the_default(tmp_path: Path) -> Non
     assert [c["prompts_done"] for c in checkpoints] == [1, 2]  # a stopped run keeps what it finished
 
 
-def test_unknown_method_is_refused() -> None:
+def test_unknown_method_and_styled_best_of_n_without_styles_are_refused() -> None:
     with pytest.raises(ValueError, match="unknown methods"):
         WinRateConfig(methods=("telepathy",))
+    with pytest.raises(ValueError, match="two styles"):
+        WinRateConfig(methods=("styled-best-of-n",))
+
+
+def test_styles_read_takes_the_demo_library_format() -> None:
+    styles = styles_read(Path(__file__).parents[2] / "webapp" / "catalog" / "demo" / "prompts.json")
+    assert len(styles) == 8 and {s.name for s in styles} >= {"concise", "detailed"}
 
 
 def test_prompts_read_takes_the_koala_format_and_a_limit(tmp_path: Path) -> None:

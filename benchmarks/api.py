@@ -9,9 +9,7 @@ votes, a score job's turnaround on a warm worker, and the JSONL export rate.
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import statistics
 import sys
 import time
 import uuid
@@ -20,15 +18,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-
-def _pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
-
-
-def _summary(values: list[float]) -> dict[str, float]:
-    return {"p50": round(statistics.median(values), 1), "p95": round(_pct(values, 95), 1),
-            "max": round(max(values), 1), "n": len(values)}
+from benchmarks.report import latency_summary, report_write  # noqa: E402
 
 
 def main() -> None:
@@ -112,18 +102,16 @@ def main() -> None:
 
     result = {
         "votes": args.votes,
-        "next_pair_ms": _summary(next_ms),
-        "vote_post_ms": _summary(vote_ms),
+        "next_pair_ms": latency_summary(next_ms),
+        "vote_post_ms": latency_summary(vote_ms),
         "votes_then_profile_counts_all_s": round(caught_up_s, 2),
-        "score_job_turnaround_ms_warm": _summary(score_ms),
+        "score_job_turnaround_ms_warm": latency_summary(score_ms),
         "export_votes_rows": export_rows,
         "export_votes_rows_per_s": round(export_rows / export_s),
         "export_votes_mb": round(len(export.content) / 1e6, 2),
         "machine": f"{os.cpu_count()} cores, shared with other jobs",
     }
-    print(json.dumps(result, indent=2))
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(result, indent=2) + "\n")
+    report_write(args.json, result)
 
 
 if __name__ == "__main__":

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import re
 import statistics
@@ -25,6 +24,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from live_stack import live_stack  # noqa: E402
 from loop_latency import _setup  # noqa: E402  (same fresh database and user as the loop benchmark)
+from report import report_write  # noqa: E402
 
 
 async def _one(base: str, session: object, prompt_id: int, method: str) -> dict[str, float]:
@@ -85,11 +85,8 @@ def main() -> None:
         "first_token_ms": {"median": round(statistics.median(firsts), 1), "max": round(max(firsts), 1)},
         "done_ms_median": round(statistics.median(r["done_ms"] for r in warm), 1),
         "cold_first_token_ms": round(cold["first_token_ms"], 1), "target_first_token_ms": 1000,
-        "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(result, indent=2) + "\n")
-    print(json.dumps(result, indent=2))
+    report_write(args.json, result)
 
 
 if __name__ == "__main__":

@@ -16,12 +16,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import platform
 import random
 import re
-import statistics
 import subprocess
 import sys
 import time
@@ -31,6 +29,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 from live_stack import live_stack  # noqa: E402
+from report import latency_summary, report_write  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results"
 MAP_DOT = re.compile(r'data-user="(\d+)"[^>]*>\s*<title>([^<]*?) · (\d+) vote')
@@ -38,16 +37,6 @@ CHIP = re.compile(r'data-participant="(\d+)" data-votes="(\d+)">([^<]+?) <small'
 PAIR = re.compile(r'name="pair_id" value="(\d+)"')
 
 
-def _pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))]
-
-
-def _summary(values: list[float]) -> dict[str, float]:
-    if not values:
-        return {"n": 0}
-    return {"n": len(values), "p50": round(statistics.median(values), 1), "p95": round(_pct(values, 95), 1),
-            "max": round(max(values), 1), "mean": round(statistics.fmean(values), 1)}
 
 
 def _setup(env: dict[str, str], votes: int) -> str:
@@ -309,21 +298,18 @@ def main() -> None:
         "worker_concurrency": args.worker_concurrency, "load_average_at_end": list(os.getloadavg()),
         "votes_cast": len(room.started), "votes_shown_on_map": len(map_ms),
         "offered_votes_per_second": round(len(room.started) / max(usage["wall_seconds"] - 3.0, 1e-9), 1),
-        "vote_to_presenter_map_ms": _summary(map_ms),
-        "vote_to_presenter_count_ms": _summary(count_ms),
-        "vote_post_ms": _summary(room.post_ms),
-        "join_ms": _summary(room.join_ms),
+        "vote_to_presenter_map_ms": latency_summary(map_ms),
+        "vote_to_presenter_count_ms": latency_summary(count_ms),
+        "vote_post_ms": latency_summary(room.post_ms),
+        "join_ms": latency_summary(room.join_ms),
         "target_p95_ms": 250,
         "presenter_messages": room.presenter_messages, "participant_messages": room.participant_messages,
         "server_cpu": usage,
         "errors": room.errors[:20],
         "database": env["DATABASE_URL"].split(":")[0], "broker": env["REDIS_URL"].split(":")[0],
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
-        "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(result, indent=2) + "\n")
-    print(json.dumps(result, indent=2))
+    report_write(args.json, result)
 
 
 if __name__ == "__main__":

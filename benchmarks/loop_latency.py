@@ -12,11 +12,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import platform
 import re
-import statistics
 import subprocess
 import sys
 import time
@@ -26,14 +24,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 from live_stack import live_stack  # noqa: E402
+from report import latency_summary, report_write  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results"
 
-
-def _percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
-    return ordered[index]
 
 
 def _setup(env: dict[str, str], votes: int) -> None:
@@ -124,17 +118,13 @@ def main() -> None:
         "votes": args.votes,
         "database": env["DATABASE_URL"].split(":")[0],
         "broker": env["REDIS_URL"].split(":")[0],
-        "loop_ms": {"p50": round(statistics.median(loop), 2), "p95": round(_percentile(loop, 95), 2),
-                    "mean": round(statistics.fmean(loop), 2), "max": round(max(loop), 2)},
-        "post_only_ms": {"p50": round(statistics.median(post), 2), "p95": round(_percentile(post, 95), 2)},
+        "loop_ms": latency_summary(loop, digits=2),
+        "post_only_ms": latency_summary(post, digits=2),
         "target_p95_ms": 100,
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
-        "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
     result["loop_over_post_p50"] = round(result["loop_ms"]["p50"] / max(result["post_only_ms"]["p50"], 1e-9), 2)
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(result, indent=2) + "\n")
-    print(json.dumps(result, indent=2))
+    report_write(args.json, result)
 
 
 if __name__ == "__main__":

@@ -18,7 +18,6 @@ import json
 import os
 import platform
 import re
-import statistics
 import subprocess
 import sys
 import time
@@ -28,13 +27,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 from live_stack import live_stack  # noqa: E402
+from report import latency_summary, report_write  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results"
 
-
-def _percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))]
 
 
 SETUP = """
@@ -158,23 +154,17 @@ def main() -> None:
         "benchmark": "staff prototype map: map cost, and vote -> refit -> staff map pushed",
         "users": args.users, "votes": args.votes, "prototypes": cost["prototypes"], "points": cost["points"],
         "refit_all_s": cost["refit_s"],
-        "map_selector_ms": {"p50": round(statistics.median(cost["selector_ms"]), 2),
-                            "p95": round(_percentile(cost["selector_ms"], 95), 2)},
-        "map_render_ms": {"p50": round(statistics.median(cost["render_ms"]), 2),
-                          "p95": round(_percentile(cost["render_ms"], 95), 2)},
+        "map_selector_ms": latency_summary(cost["selector_ms"], digits=2),
+        "map_render_ms": latency_summary(cost["render_ms"], digits=2),
         "map_html_bytes": cost["html_bytes"],
-        "vote_to_staff_map_ms": {"p50": round(statistics.median(loop), 2), "p95": round(_percentile(loop, 95), 2),
-                                 "max": round(max(loop), 2)},
+        "vote_to_staff_map_ms": latency_summary(loop, digits=2),
         "note": "the consumer pushes the first map of a burst at once, later ones at most every 150 ms; "
                 "the first vote includes the worker's warm-up (see max)",
         "database": env["DATABASE_URL"].split(":")[0],
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
                     "load_average_1m_at_end": round(os.getloadavg()[0], 2)},
-        "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(result, indent=2) + "\n")
-    print(json.dumps(result, indent=2))
+    report_write(args.json, result)
 
 
 if __name__ == "__main__":

@@ -10,10 +10,8 @@ static asset the page loads, excluding the vendored chart library (not loaded on
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import re
-import statistics
 import sys
 import time
 import uuid
@@ -22,10 +20,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-
-def _pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
+from benchmarks.report import latency_summary, report_write  # noqa: E402
 
 
 def main() -> None:
@@ -84,21 +79,16 @@ def main() -> None:
         weights[asset] = path.stat().st_size
     total_kb = sum(weights.values()) / 1024
 
-    def summary(values: list[float]) -> dict[str, float]:
-        return {"p50": round(statistics.median(values), 2), "p95": round(_pct(values, 95), 2)}
-
     result = {
         "benchmark": "/vote/ server time (Django test client) and page weight",
         "database": os.environ["DATABASE_URL"].split(":")[0],
         "requests": args.requests,
-        "get_page_ms": summary(page_ms), "get_fragment_ms": summary(fragment_ms), "post_vote_ms": summary(post_ms),
+        "get_page_ms": latency_summary(page_ms, digits=2), "get_fragment_ms": latency_summary(fragment_ms, digits=2),
+        "post_vote_ms": latency_summary(post_ms, digits=2),
         "target_p95_ms": 50,
         "page_weight_kb": round(total_kb, 1), "page_weight_parts_bytes": weights, "target_page_weight_kb": 200,
-        "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(result, indent=2) + "\n")
-    print(json.dumps(result, indent=2))
+    report_write(args.json, result)
 
 
 if __name__ == "__main__":

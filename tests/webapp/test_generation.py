@@ -96,3 +96,30 @@ def test_pool_size_matches_the_style_library() -> None:
 
     styles = json.loads((settings.TAILOR_DEMO_DIR / "prompts.json").read_text())["styles"]
     assert len(styles) == POOL_STYLES
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_script_streams_its_job_with_an_api_token_and_no_origin(broker_clean) -> None:
+    from rest_framework.authtoken.models import Token
+
+    from webapp.asgi import application
+
+    alice, bob = await sync_to_async(UserFactory)(), await sync_to_async(UserFactory)()
+    prompt = await sync_to_async(PromptFactory)()
+    job = await sync_to_async(compare_start)(user=alice, prompt=prompt, method="summary")
+    alice_key = (await sync_to_async(Token.objects.create)(user=alice)).key
+    bob_key = (await sync_to_async(Token.objects.create)(user=bob)).key
+
+    def script(headers: list[tuple[bytes, bytes]]) -> WebsocketCommunicator:
+        return WebsocketCommunicator(application, f"/ws/jobs/{job.pk}/", headers=[(b"host", b"127.0.0.1"), *headers])
+
+    for headers in ([], [(b"authorization", f"Token {bob_key}".encode())], [(b"authorization", b"Token wrong")]):
+        refused = script(headers)
+        connected, _ = await refused.connect(timeout=10)
+        assert not connected  # no origin and no token, someone else's token, or a wrong one
+    owner = script([(b"authorization", f"Token {alice_key}".encode())])
+    assert (await owner.connect(timeout=10))[0]
+    await get_channel_layer().group_send(f"job.{job.pk}", {"type": "job.delta", "job_id": str(job.pk),
+                                                           "side": "default", "text": "Hello"})
+    assert "Hello" in await owner.receive_from(timeout=5)
+    await owner.disconnect()

@@ -179,7 +179,7 @@ _PROGRESS = {"queued": 0.0, "running": 0.5, "done": 1.0, "failed": 1.0}
 class GenerationJobSerializer(serializers.ModelSerializer):
     progress = serializers.SerializerMethodField(help_text="0 queued, 0.5 writing, 1 finished")
     url = serializers.SerializerMethodField()
-    stream_url = serializers.SerializerMethodField(help_text="websocket (session auth) streaming the text")
+    stream_url = serializers.SerializerMethodField(help_text="websocket streaming the text (session, or an `Authorization: Token <key>` header)")
 
     class Meta:
         model = GenerationJob

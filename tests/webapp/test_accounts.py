@@ -32,3 +32,19 @@ def test_logout_is_a_post(client) -> None:
     client.force_login(UserFactory())
     assert client.post("/accounts/logout/").status_code == 302
     assert client.get("/vote/").status_code == 302
+
+
+@pytest.mark.django_db
+def test_demo_user_command_makes_a_staff_presenter_once_and_refuses_short_passwords(client) -> None:
+    from django.contrib.auth import get_user_model
+    from django.core.management import CommandError, call_command
+
+    call_command("demo_user", "--staff", "--username", "presenter", "--password", "tailor-presenter")
+    call_command("demo_user", "--staff", "--username", "presenter", "--password", "another-password")
+    presenter = get_user_model().objects.get(username="presenter")
+    assert presenter.is_staff and not presenter.is_superuser and presenter.check_password("tailor-presenter")
+    client.force_login(presenter)
+    assert client.get("/demo/new/").status_code == 200
+    assert client.get("/staff/prototypes/").status_code == 200
+    with pytest.raises(CommandError, match="at least 8"):
+        call_command("demo_user", "--username", "x", "--password", "short")

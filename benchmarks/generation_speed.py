@@ -194,6 +194,10 @@ def main() -> None:
                     break
                 same += 1
             result["rows"][name]["tokens_equal_to_float_greedy_before_divergence"] = same
+    llama_speed = result["llama_cpp"].get("tok_per_s")
+    if llama_speed:  # what a CPU user would compare against (target >= 0.5x), one ratio per backend variant
+        result["vs_llama_cpp"] = {name: row["tok_per_s"] / llama_speed for name, row in rows.items()
+                                  if name.startswith("backend")}
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(result, indent=2) + "\n")
 
@@ -212,6 +216,8 @@ def main() -> None:
     llama = result["llama_cpp"]
     speed = llama.get("skipped") or "{:.1f} tok/s".format(llama["tok_per_s"])
     print(f"llama.cpp: {speed}")
+    for name, ratio in result.get("vs_llama_cpp", {}).items():
+        print(f"{name} / llama.cpp: {ratio:.2f}x (target >= 0.5)")
     print(f"wrote {args.json}")
 
 

@@ -7,17 +7,15 @@ import uuid
 from django.conf import settings
 from django.db import models
 
+from webapp.generation.models import JobStatus
+
 
 class ApiJob(models.Model):
     class Kind(models.TextChoices):
         SCORE = "score", "score answers under the user's reward"
         FEATURES = "features", "features of imported responses"
 
-    class Status(models.TextChoices):
-        QUEUED = "queued", "queued"
-        RUNNING = "running", "running"
-        DONE = "done", "done"
-        FAILED = "failed", "failed"
+    Status = JobStatus
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_jobs")

@@ -8,17 +8,22 @@ from django.conf import settings
 from django.db import models
 
 
+class JobStatus(models.TextChoices):
+    """Where a worker job stands; shared by every kind of job a page or the API waits on."""
+
+    QUEUED = "queued", "queued"
+    RUNNING = "running", "running"
+    DONE = "done", "done"
+    FAILED = "failed", "failed"
+
+
 class GenerationJob(models.Model):
     class Method(models.TextChoices):
         BEST_OF_N = "best_of_n", "best of N, reranked by your reward"
         SUMMARY = "summary", "conditioned on your summary"
         GUIDED = "guided", "guided token by token (PAD)"
 
-    class Status(models.TextChoices):
-        QUEUED = "queued", "queued"
-        RUNNING = "running", "running"
-        DONE = "done", "done"
-        FAILED = "failed", "failed"
+    Status = JobStatus
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="generation_jobs")

@@ -30,9 +30,9 @@ RESULTS = ROOT / "benchmarks" / "results"
 
 
 
-def _setup(env: dict[str, str], votes: int) -> None:
-    """Fresh database, a pool with precomputed features big enough for ``votes`` distinct pairs, one user."""
-    code = f"""
+#: Python for a subprocess, filled with ``.format(votes=N)``: a fresh database and a pool with precomputed
+#: features big enough for N distinct pairs (``rng``, ``Prompt``, ``Response``, ``get_user_model`` stay defined).
+FRESH_POOL = """
 import django, random
 django.setup()
 from django.core.management import call_command
@@ -45,8 +45,12 @@ prompts = [Prompt.objects.create(text=f"bench prompt {{i}}?", domain="bench") fo
 Response.objects.bulk_create(
     Response(prompt=p, text=f"answer {{j}} to {{p.pk}}", axis_scores=[rng.random() for _ in range(8)])
     for p in prompts for j in range(4))
-get_user_model().objects.create_user("bench", password="bench-password-123")
 """
+
+
+def _setup(env: dict[str, str], votes: int) -> None:
+    """Fresh database, a pool with precomputed features big enough for ``votes`` distinct pairs, one user."""
+    code = FRESH_POOL.format(votes=votes) + 'get_user_model().objects.create_user("bench", password="bench-password-123")\n'
     subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, check=True)
 
 

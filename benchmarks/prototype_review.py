@@ -27,31 +27,21 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 from live_stack import live_stack  # noqa: E402
+from loop_latency import FRESH_POOL  # noqa: E402  (the same fresh database and pool)
 from report import latency_summary, report_write  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results"
 
 
 
-SETUP = """
-import django, json, random, time
-django.setup()
-from django.core.management import call_command
-call_command("flush", interactive=False, verbosity=0)
-call_command("migrate", verbosity=0)
-from django.contrib.auth import get_user_model
+SETUP = FRESH_POOL + """
+import json, time
 from django.template.loader import render_to_string
-from webapp.catalog.models import Prompt, Response
 from webapp.profiles.models import RewardProfile
 from webapp.prototypes.selectors import prototype_map
 from workers.learning import prototypes_refit_run
 from workers.refit import bank_ensure
 
-rng = random.Random(0)
-prompts = [Prompt.objects.create(text=f"bench prompt {{i}}?", domain="bench") for i in range({votes} // 6 + 10)]
-Response.objects.bulk_create(
-    Response(prompt=p, text=f"answer {{j}} to {{p.pk}}", axis_scores=[rng.random() for _ in range(8)])
-    for p in prompts for j in range(4))
 bank_id, _ = bank_ensure()
 User = get_user_model()
 User.objects.create_user("staff", password="bench-password-123", is_staff=True)

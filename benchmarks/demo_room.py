@@ -266,6 +266,8 @@ def main() -> None:
     parser.add_argument("--max-seconds", type=float, default=180.0)
     parser.add_argument("--join-seconds", type=float, default=20.0, help="joins spread uniformly over this")
     parser.add_argument("--worker-concurrency", type=int, default=1, help="Celery worker processes (scale-out)")
+    parser.add_argument("--web-workers", type=int, default=1,
+                        help="uvicorn processes (scale-out; each runs Django's sync code on its own thread)")
     parser.add_argument("--json", type=Path, default=RESULTS / "demo_room.json")
     args = parser.parse_args()
     if not 1 <= args.participants <= 500 or not 1 <= args.votes <= 50 or args.think <= 0:
@@ -287,7 +289,7 @@ def main() -> None:
     code = _setup(env, args.votes)
     subprocess.run([sys.executable, "-c", "import redis,os; redis.Redis.from_url(os.environ['REDIS_URL']).flushdb()"],
                    env=env, check=True)
-    with live_stack(env, worker_concurrency=args.worker_concurrency) as base:
+    with live_stack(env, worker_concurrency=args.worker_concurrency, web_workers=args.web_workers) as base:
         print(f"room {code}: {args.participants} participants × {args.votes} votes, think {args.think} s", flush=True)
         room, usage = asyncio.run(_run(base, code, args.participants, args.votes, args.think, args.max_seconds,
                                        settle=3.0, join_seconds=args.join_seconds))
@@ -295,7 +297,7 @@ def main() -> None:
     result = {
         "benchmark": "demo room: vote -> presenter screen update",
         "participants": args.participants, "votes_per_participant": args.votes, "think_seconds_mean": args.think,
-        "worker_concurrency": args.worker_concurrency, "load_average_at_end": list(os.getloadavg()),
+        "worker_concurrency": args.worker_concurrency, "web_workers": args.web_workers, "load_average_at_end": list(os.getloadavg()),
         "votes_cast": len(room.started), "votes_shown_on_map": len(map_ms),
         "offered_votes_per_second": round(len(room.started) / max(usage["wall_seconds"] - 3.0, 1e-9), 1),
         "vote_to_presenter_map_ms": latency_summary(map_ms),

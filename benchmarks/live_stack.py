@@ -20,15 +20,16 @@ def free_port() -> int:
 
 
 @contextmanager
-def live_stack(env: dict[str, str], worker_concurrency: int = 1) -> Iterator[str]:
-    """Start web + worker with ``env``, wait until the web answers and the worker has connected; yield the base
-    URL; stop both afterwards."""
+def live_stack(env: dict[str, str], worker_concurrency: int = 1, web_workers: int = 1) -> Iterator[str]:
+    """Start web (``web_workers`` uvicorn processes behind one port) + worker with ``env``, wait until the web
+    answers and the worker has connected; yield the base URL; stop both afterwards."""
     import requests
 
     port = free_port()
     bin_dir = Path(sys.executable).parent
     web = subprocess.Popen([str(bin_dir / "uvicorn"), "webapp.asgi:application", "--port", str(port),
-                            "--no-access-log", "--log-level", "warning"], cwd=ROOT, env=env)
+                            "--no-access-log", "--log-level", "warning", "--workers", str(web_workers)],
+                           cwd=ROOT, env=env)
     worker = subprocess.Popen([str(bin_dir / "celery"), "-A", "workers.celery_app", "worker", "-Q", "default,gpu",
                                "--concurrency", str(worker_concurrency), "--loglevel", "WARNING", "--without-mingle", "--without-gossip"],
                               cwd=ROOT, env=env)

@@ -15,7 +15,9 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 def test_profile_page_updates_live_when_a_vote_lands_elsewhere(browser, page, live_asgi, celery_worker_live, shots) -> None:
-    pool(prompts=4)
+    # two styles per prompt: with three, three random votes can form a cycle (A > B > C > A) whose MAP weights are
+    # exactly zero, and then no vote has shaped the profile
+    pool(prompts=4, per_prompt=2)
     sign_in(page, live_asgi)
     profile_tab = page.context.new_page()  # the same user, /me/ open in a second tab
     profile_tab.goto(f"{live_asgi}/me/")

@@ -265,7 +265,8 @@ def main() -> None:
     parser.add_argument("--think", type=float, default=6.0, help="mean seconds between a participant's votes")
     parser.add_argument("--max-seconds", type=float, default=180.0)
     parser.add_argument("--join-seconds", type=float, default=20.0, help="joins spread uniformly over this")
-    parser.add_argument("--worker-concurrency", type=int, default=1, help="Celery worker processes (scale-out)")
+    parser.add_argument("--worker-concurrency", type=int, default=2,
+                        help="processes of the default-queue worker (refits), as in docker/compose.yaml")
     parser.add_argument("--web-workers", type=int, default=1,
                         help="uvicorn processes (scale-out; each runs Django's sync code on its own thread)")
     parser.add_argument("--json", type=Path, default=RESULTS / "demo_room.json")

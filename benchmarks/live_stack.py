@@ -21,18 +21,24 @@ def free_port() -> int:
 
 @contextmanager
 def live_stack(env: dict[str, str], worker_concurrency: int = 1, web_workers: int = 1) -> Iterator[str]:
-    """Start web (``web_workers`` uvicorn processes behind one port) + worker with ``env``, wait until the web
-    answers and the worker has connected; yield the base URL; stop both afterwards."""
+    """Start web (``web_workers`` uvicorn processes behind one port, pooled database connections) and the
+    deployment's two workers: ``default`` (refits, pushes; ``worker_concurrency`` processes) and ``gpu`` (model
+    jobs, one process), both with persistent database connections. Wait until the web answers and the workers
+    have connected; yield the base URL; stop everything afterwards."""
     import requests
 
     port = free_port()
     bin_dir = Path(sys.executable).parent
     web = subprocess.Popen([str(bin_dir / "uvicorn"), "webapp.asgi:application", "--port", str(port),
                             "--no-access-log", "--log-level", "warning", "--workers", str(web_workers)],
-                           cwd=ROOT, env=env)
-    worker = subprocess.Popen([str(bin_dir / "celery"), "-A", "workers.celery_app", "worker", "-Q", "default,gpu",
-                               "--concurrency", str(worker_concurrency), "--loglevel", "WARNING", "--without-mingle", "--without-gossip"],
-                              cwd=ROOT, env=env)
+                           cwd=ROOT, env={"DB_POOL": "true", **env})
+    workers = [
+        subprocess.Popen([str(bin_dir / "celery"), "-A", "workers.celery_app", "worker", "-Q", queue, "-n",
+                          f"{queue}@%h", "--concurrency", str(concurrency), "--loglevel", "WARNING",
+                          "--without-mingle", "--without-gossip"],
+                         cwd=ROOT, env={"DB_CONN_MAX_AGE": "60", **env})
+        for queue, concurrency in (("default", worker_concurrency), ("gpu", 1))
+    ]
     base = f"http://127.0.0.1:{port}"
     try:
         for _ in range(100):
@@ -45,6 +51,8 @@ def live_stack(env: dict[str, str], worker_concurrency: int = 1, web_workers: in
         yield base
     finally:
         web.terminate()
-        worker.terminate()
+        for worker in workers:
+            worker.terminate()
         web.wait(10)
-        worker.wait(60)
+        for worker in workers:
+            worker.wait(60)

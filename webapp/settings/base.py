@@ -96,7 +96,16 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     }
 elif DATABASES["default"]["ENGINE"] in {"django.db.backends.postgresql", "django.db.backends.postgresql_psycopg2"}:
     DATABASES["default"]["ENGINE"] = "django.db.backends.postgresql"
-    DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=0)
+    if env.bool("DB_POOL", default=False):
+        # The web process (ASGI: a thread per request, plus the sockets' database threads): a psycopg pool
+        # (Django ≥ 5.1) instead of a connect, a time-zone query and a close per request. Workers run one task
+        # at a time per process and use persistent connections instead (DB_CONN_MAX_AGE; Celery's Django
+        # fixup closes stale ones between tasks).
+        DATABASES["default"]["OPTIONS"] = {"pool": {
+            "min_size": env.int("DB_POOL_MIN", default=2), "max_size": env.int("DB_POOL_MAX", default=20),
+            "timeout": env.float("DB_POOL_TIMEOUT", default=10.0)}}
+    else:
+        DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=0)
 else:
     raise ImproperlyConfigured(f"DATABASE_URL must be sqlite:// or postgres://, got {DATABASE_URL.split(':')[0]}://")
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

@@ -90,6 +90,7 @@ class Room:
         self.presenter_messages = 0
         self.participant_messages = 0
         self.errors: list[str] = []
+        self.t0 = 0.0  # when the presenter opened voting
 
     def presenter_message(self, html: str, at: float) -> None:
         self.presenter_messages += 1
@@ -100,8 +101,23 @@ class Room:
             for n in range(1, int(votes) + 1):
                 self.shown_count.setdefault((name.strip(), n), at)
 
-    def latencies(self, shown: dict[tuple[str, int], float]) -> list[float]:
-        return [(shown[key] - start) * 1000 for key, start in self.started.items() if key in shown]
+    def latencies(self, shown: dict[tuple[str, int], float], since: float = 0.0, until: float = float("inf")) -> list[float]:
+        """Milliseconds from each vote to its first showing, for votes started within [since, until)."""
+        return [(shown[key] - start) * 1000 for key, start in self.started.items()
+                if key in shown and since <= start < until]
+
+    def by_window(self, shown: dict[tuple[str, int], float], t0: float, seconds: float = 10.0) -> list[dict[str, object]]:
+        """The map latency per window of vote start times: where in the run the slow votes were."""
+        if not self.started:
+            return []
+        end = max(self.started.values())
+        rows, since = [], t0
+        while since <= end:
+            values = self.latencies(shown, since, since + seconds)
+            if values:
+                rows.append({"from_s": round(since - t0), **latency_summary(values)})
+            since += seconds
+        return rows
 
 
 async def _presenter(base: str, code: str, room: Room, stop: asyncio.Event, ready: asyncio.Event) -> None:
@@ -226,6 +242,7 @@ async def _run(base: str, code: str, participants: int, votes: int, think: float
     print(f"  {participants} participants joined, each with a websocket; voting starts", flush=True)
     servers = [p for p in psutil.Process().children(recursive=True)]
     before = {p.pid: sum(p.cpu_times()[:2]) for p in servers}
+    client_before = sum(psutil.Process().cpu_times()[:2])  # the simulated room shares the machine's cores
     psutil.cpu_percent(None)
     t0 = time.perf_counter()
     await _advance(base, code, "voting")
@@ -247,14 +264,16 @@ async def _run(base: str, code: str, participants: int, votes: int, think: float
             used = sum(p.cpu_times()[:2]) - before[p.pid]
         except psutil.NoSuchProcess:
             continue
-        kind = "web" if "uvicorn" in " ".join(p.cmdline()) else "worker"
+        kind = "worker" if "celery" in " ".join(p.cmdline()) else "web"  # uvicorn and its spawned workers
         cpu[kind] = cpu.get(kind, 0.0) + used
+    cpu["client"] = sum(psutil.Process().cpu_times()[:2]) - client_before
     stop.set()
     await asyncio.gather(presenter, *tasks, return_exceptions=True)
     usage = {f"{k}_cpu_seconds": round(v, 2) for k, v in cpu.items()}
     usage.update({f"{k}_cpu_percent_of_one_core": round(100 * v / wall, 1) for k, v in cpu.items()})
     usage["machine_cpu_percent_all_cores"] = machine
     usage["wall_seconds"] = round(wall, 1)
+    room.t0 = t0
     return room, usage
 
 
@@ -304,6 +323,7 @@ def main() -> None:
         "vote_to_presenter_map_ms": latency_summary(map_ms),
         "vote_to_presenter_count_ms": latency_summary(count_ms),
         "vote_post_ms": latency_summary(room.post_ms),
+        "vote_to_presenter_map_ms_by_10s_window": room.by_window(room.shown_map, room.t0),
         "join_ms": latency_summary(room.join_ms),
         "target_p95_ms": 250,
         "presenter_messages": room.presenter_messages, "participant_messages": room.participant_messages,

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import os
+import sys
 
 from django.core.asgi import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "webapp.settings.base")
 django_asgi_app = get_asgi_application()
+
+from django.conf import settings  # noqa: E402
+
+sys.setswitchinterval(settings.WEB_GIL_SWITCH_INTERVAL_MS / 1000)  # why: settings, "web process"
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 

@@ -164,13 +164,21 @@ def user_posterior(*, user_id: int, bank_id: int, bank: BaseRewardBank, up_to_id
                          tie_strength=config.tie_strength)
 
 
-def profile_fit(*, user_id: int, bank_id: int, bank: BaseRewardBank) -> profile_services.ProfileFit:
-    """Fit a user's weights from all their stored votes (both-bad votes are kept but carry no preference)."""
+def _votes_seen(user_id: int) -> dict[str, int | None]:
+    """How many votes the user has and the newest one's id (``n``, ``newest``)."""
+    return Vote.objects.filter(user_id=user_id).aggregate(n=Count("id"), newest=Max("id"))
+
+
+def profile_fit(*, user_id: int, bank_id: int, bank: BaseRewardBank, profile: RewardProfile | None = None,
+                all_votes: dict[str, int | None] | None = None) -> profile_services.ProfileFit:
+    """Fit a user's weights from all their stored votes (both-bad votes are kept but carry no preference).
+    ``profile`` and ``all_votes`` (from ``_votes_seen``), when the caller has just read them, save the reads."""
     config = worker_config()
     # Read the newest id first and fit exactly the votes up to it: a vote arriving meanwhile is newer than
     # fitted_vote_id, so the reconciler (or its own task) refits it.
-    all_votes = Vote.objects.filter(user_id=user_id).aggregate(n=Count("id"), newest=Max("id"))
-    profile = RewardProfile.objects.filter(user_id=user_id).first()
+    if all_votes is None:
+        all_votes = _votes_seen(user_id)
+        profile = RewardProfile.objects.filter(user_id=user_id).first()
     fitted = user_posterior(user_id=user_id, bank_id=bank_id, bank=bank, up_to_id=all_votes["newest"] or 0,
                             profile=profile)
     k = bank.dim
@@ -238,14 +246,16 @@ def profile_refit_run(*, user_id: int) -> int | None:
     if not get_user_model().objects.filter(pk=user_id).exists():
         return None  # user deleted meanwhile: nothing to fit
     for _ in range(MAX_CLAIM_ATTEMPTS):
-        current = RewardProfile.objects.filter(user_id=user_id).values("version", "fitted_vote_id", "bank_id").first()
-        newest = Vote.objects.filter(user_id=user_id).aggregate(m=Max("id"))["m"] or 0
-        expected = current["version"] if current else 0
-        up_to_date = current is not None and current["fitted_vote_id"] == newest and expected > 0
-        if up_to_date and current["bank_id"] == profile_selectors.bank_active_id():
-            return None
+        # the votes first, then the profile: a vote stored in between is newer than what this fit claims
+        all_votes = _votes_seen(user_id)
+        current = RewardProfile.objects.filter(user_id=user_id).first()
+        newest = all_votes["newest"] or 0
+        expected = current.version if current else 0
+        up_to_date = current is not None and current.fitted_vote_id == newest and expected > 0
         bank_id, bank = bank_ensure()
-        fit = profile_fit(user_id=user_id, bank_id=bank_id, bank=bank)
+        if up_to_date and current is not None and current.bank_id == bank_id:
+            return None
+        fit = profile_fit(user_id=user_id, bank_id=bank_id, bank=bank, profile=current, all_votes=all_votes)
         version = profile_services.profile_fit_store(user_id=user_id, expected_version=expected, fit=fit)
         if version is not None:
             from workers.demo_room import participant_refitted

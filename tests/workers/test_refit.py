@@ -9,7 +9,7 @@ from tests.factories import PromptFactory, ResponseFactory, UserFactory
 from webapp.profiles.models import ProfileSnapshot, RewardProfile
 from webapp.votes import services
 from webapp.votes.models import Vote
-from workers.refit import profile_refit_run
+from workers.refit import bank_ensure, profile_refit_run
 
 BREVITY = 0
 
@@ -47,6 +47,26 @@ def test_refit_is_idempotent() -> None:
     assert profile_refit_run(user_id=user.pk) == 1
     assert profile_refit_run(user_id=user.pk) is None  # nothing new: nothing stored, nothing pushed
     assert RewardProfile.objects.get(user=user).version == 1
+
+
+@pytest.mark.django_db
+def test_a_refit_costs_a_bounded_number_of_queries(django_assert_max_num_queries) -> None:
+    """One refit per vote is the worker's hot path: its queries do not grow with the user's votes, and a refit
+    with nothing new to fit stops after its first reads."""
+    user = UserFactory()
+    ResponseFactory(axis_scores=[0.5] * 8)
+    bank_ensure()  # the first refit ever also writes the bank
+    for n in (4, 8):
+        _vote_for_shorter(user, 4)
+        with django_assert_max_num_queries(QUERIES_PER_REFIT):
+            assert profile_refit_run(user_id=user.pk) is not None
+        assert RewardProfile.objects.get(user=user).vote_count == n
+    with django_assert_max_num_queries(4):
+        assert profile_refit_run(user_id=user.pk) is None
+
+
+#: measured on PostgreSQL, inside the test's transaction (atomic blocks count SAVEPOINT/RELEASE)
+QUERIES_PER_REFIT = 22
 
 
 @pytest.mark.django_db

@@ -36,6 +36,14 @@ def participant_of(*, user: AbstractBaseUser, session: DemoSession) -> Participa
     return Participant.objects.filter(user_id=user.pk, session=session).first()
 
 
+def participant_by_code(*, user: AbstractBaseUser, code: str) -> Participant | None:
+    """The user's participation in the session with this code, with the session (None when not in it)."""
+    if not user.is_authenticated:
+        return None
+    return (Participant.objects.select_related("session__showcase_prompt")
+            .filter(user_id=user.pk, session__code=code.upper()).first())
+
+
 def prompts_votable() -> list[Prompt]:
     """Catalog prompts with at least two scored answers (what a session can ask about)."""
     return list(Prompt.objects.annotate(n=Count("responses", filter=Q(responses__axis_scores__isnull=False)))

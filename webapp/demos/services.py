@@ -247,21 +247,18 @@ def sessions_expire(*, now: datetime | None = None) -> tuple[int, int]:
     return closed, deleted
 
 
-# --- what workers store ---------------------------------------------------------------------------------------
+# --- what workers store (one UPDATE each: atomic without a transaction around it) ---------------------------
 
-@transaction.atomic
 def participant_showcase_set(*, participant_id: int, response_id: int | None) -> bool:
     """Store the participant's best showcase candidate; True when it changed."""
     return Participant.objects.filter(pk=participant_id).exclude(showcase_response_id=response_id).update(
         showcase_response_id=response_id) == 1
 
 
-@transaction.atomic
 def session_default_answer_store(*, session_id: int, text: str) -> None:
     DemoSession.objects.filter(pk=session_id, default_answer="").update(default_answer=text.strip())
 
 
-@transaction.atomic
 def session_reveal_store(*, session_id: int, reveal: dict[str, object]) -> None:
     DemoSession.objects.filter(pk=session_id).update(reveal=reveal)
 

@@ -162,6 +162,9 @@ def join(request: HttpRequest) -> HttpResponse:
 
 
 def _participant(request: HttpRequest, code: str) -> tuple[DemoSession, Participant | None]:
+    participant = selectors.participant_by_code(user=request.user, code=code)  # the usual case: one query
+    if participant is not None:
+        return participant.session, participant
     session = selectors.session_by_code(code=code)
     if session is None:
         raise Http404("no such session")

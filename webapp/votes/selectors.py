@@ -10,7 +10,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import Count, Q
+from django.db.models import Count, Max, Q
 from django.utils import timezone
 
 from webapp.catalog.models import Prompt, Response
@@ -96,8 +96,8 @@ def _random(user: AbstractBaseUser, rng: random.Random, seen: set[frozenset[int]
         candidates = [(a, b) for i, a in enumerate(ids) for b in ids[i + 1 :] if frozenset((a, b)) not in seen]
         if candidates:
             a, b = rng.choice(candidates)
-            return _shuffled_pair(user, Response.objects.get(pk=a), Response.objects.get(pk=b), rng,
-                                  source=Pair.Source.RANDOM)
+            found = Response.objects.in_bulk([a, b])
+            return _shuffled_pair(user, found[a], found[b], rng, source=Pair.Source.RANDOM)
     return None
 
 
@@ -169,14 +169,16 @@ class Progress:
 
 def progress_get(*, user: AbstractBaseUser) -> Progress:
     start = timezone.now().replace(hour=0, minute=0, second=0, microsecond=0)
-    votes = Vote.objects.filter(user=user)
-    last = votes.order_by("-id").values("id", "created_at").first()
+    # one query on every vote: a vote's created_at is set on insert, so the newest vote has the greatest id and time
+    row = Vote.objects.filter(user=user).aggregate(
+        total=Count("id"), today=Count("id", filter=Q(created_at__gte=start)), last_id=Max("id"),
+        last_at=Max("created_at"))
     undo_until = None
-    if last is not None:
-        deadline = last["created_at"] + timedelta(seconds=services.UNDO_SECONDS)
+    if row["last_at"] is not None:
+        deadline = row["last_at"] + timedelta(seconds=services.UNDO_SECONDS)
         undo_until = deadline.timestamp() if deadline > timezone.now() else None
-    return Progress(votes_today=votes.filter(created_at__gte=start).count(), votes_total=votes.count(),
-                    last_vote_id=last["id"] if last else None, last_vote_undoable_until=undo_until)
+    return Progress(votes_today=row["today"], votes_total=row["total"], last_vote_id=row["last_id"],
+                    last_vote_undoable_until=undo_until)
 
 
 @dataclass(frozen=True)

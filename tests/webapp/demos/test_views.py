@@ -206,3 +206,25 @@ def test_the_join_page_warns_a_signed_in_user_that_joining_signs_them_out() -> N
     client, _ = _staff_client(demo.presenter)
     assert "Joining signs you out" in client.get(f"/demo/join/?code={demo.code}").content.decode()
     assert "Joining signs you out" not in Client().get("/demo/join/").content.decode()
+
+
+def test_a_room_vote_costs_a_bounded_number_of_queries(django_assert_max_num_queries) -> None:
+    """The vote POST is the hot path of a voting room (every participant, every few seconds): store the vote and
+    answer the next pair in a fixed handful of queries, however many votes came before."""
+    ids = scored_pool(prompts=4, per_prompt=4)
+    demo = session(prompt_ids=ids, pairs_per_participant=20)
+    client = _joined_client(demo)
+    services.session_stage_advance(session_id=demo.pk, user=demo.presenter, to_stage="voting")
+    client.get(f"/demo/{demo.code}/")
+    user = Participant.objects.get().user
+    for _ in range(6):
+        pair = Pair.objects.get(user=user, vote__isnull=True)
+        with django_assert_max_num_queries(QUERIES_PER_ROOM_VOTE):
+            response = client.post(f"/demo/{demo.code}/vote/", {
+                "pair_id": pair.pk, "idempotency_key": str(uuid.uuid4()), "choice": "left"}, HTTP_HX_REQUEST="true")
+        assert response.status_code == 200 and 'class="vote-form"' in response.content.decode()
+    assert Vote.objects.filter(user=user).count() == 6
+
+
+#: measured on PostgreSQL (inside the test's transaction, so atomic blocks count SAVEPOINT/RELEASE too)
+QUERIES_PER_ROOM_VOTE = 24

@@ -1,8 +1,9 @@
 """A live demo room under load: 100 participants join by code, hold a websocket each and vote over HTTP while the
 presenter screen listens; reports vote → presenter-screen update latency and the server processes' CPU.
 
-Runs the real stack (uvicorn + one Celery worker via ``live_stack``, PostgreSQL, Redis) on loopback. Each
-participant joins through /demo/join/, opens /ws/demo/<code>/, and after the presenter starts voting casts
+Runs the real stack (uvicorn and the default-queue and gpu Celery workers via ``live_stack``, PostgreSQL, Redis) on
+loopback. Each participant joins through /demo/join/, loads the room page it is sent to (as a browser follows the
+redirect), opens /ws/demo/<code>/, and after the presenter starts voting casts
 ``--votes`` votes with exponential think time (mean ``--think`` s). A vote counts as shown on the presenter screen
 when a pushed update carries that participant's dot on the map with the refitted vote count (vote → stored →
 worker refit → group_send → presenter consumer render); the vote count in the participant list (stored votes,
@@ -86,7 +87,7 @@ class Room:
         self.shown_map: dict[tuple[str, int], float] = {}
         self.shown_count: dict[tuple[str, int], float] = {}
         self.post_ms: list[float] = []
-        self.join_ms: list[float] = []  # join page + join POST + participant websocket open
+        self.join_ms: list[float] = []  # join page + join POST + room page + participant websocket open
         self.presenter_messages = 0
         self.participant_messages = 0
         self.errors: list[str] = []
@@ -165,6 +166,9 @@ async def _participant(base: str, code: str, name: str, votes: int, think: float
             headers={"Referer": base})
         if response.status_code != 302:
             raise RuntimeError(f"{name} could not join: {response.status_code} {response.text[:200]}")
+        # as a browser does: follow the redirect to the room (the lobby already shows a pair), then open the socket
+        first = await client.get(f"{base}/demo/{code}/")
+        page, status = first.text, first.status_code
         url = f"ws://{base.split('://')[1]}/ws/demo/{code}/"
         async with websockets.connect(url, additional_headers={"Cookie": _cookie(client), "Origin": base},
                                       max_size=None, open_timeout=60) as ws:
@@ -178,9 +182,7 @@ async def _participant(base: str, code: str, name: str, votes: int, think: float
             counter[0] += 1
             if counter[0] == counter[1]:
                 joined.set()
-            await voting.wait()
-            first = await client.get(f"{base}/demo/{code}/", headers={"HX-Request": "true"})
-            page, status = first.text, first.status_code
+            await voting.wait()  # the page is told over its socket; opening voting fetches nothing
             for n in range(1, votes + 1):
                 await asyncio.sleep(rng.expovariate(1 / think))
                 if stop.is_set():

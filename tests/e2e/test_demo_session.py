@@ -55,8 +55,9 @@ def test_presenter_and_three_participants(browser, live_asgi, celery_worker_live
         presenter.click('[data-testid="stage-advance"]')  # start voting
         presenter.wait_for_selector('[data-testid="stage"]:text-is("voting")')
         before = _map_version(presenter)
-        for phone in phones:  # each phone's page was told over its socket and fetched its new body
+        for phone in phones:  # each phone's page was told over its socket: voting opens in place, no reload
             phone.wait_for_selector('[data-testid="stage"]:text-is("voting")', timeout=15_000)
+            phone.wait_for_selector('[data-testid="lobby"]', state="detached", timeout=15_000)
             phone.wait_for_selector("form.vote-form", timeout=15_000)
         for i, phone in enumerate(phones):
             for choice in ("vote-left", "vote-right" if i % 2 else "vote-left"):

@@ -163,8 +163,14 @@ class ParticipantConsumer(GroupConsumer):
             await self.send(text_data=html)
 
     async def demo_stage(self, event: DemoStage) -> None:
-        """The stage moved: the page fetches its new body (a GET, so forms carry a fresh CSRF token and pair)."""
+        """The stage moved. Lobby → voting changes nothing but the label (the lobby already votes), so the page
+        is told in place and a whole room does not reload at the moment everyone starts voting. Later stages
+        change the body: the page fetches it (a GET, so forms carry a fresh CSRF token)."""
         if event.get("session_id") != self.session_id or not await self._still_participant():
+            return
+        if event["stage"] == DemoSession.Stage.VOTING:
+            label = render_to_string("demos/room.html#stage", {"stage": event["stage"], "oob": True})
+            await self.send(text_data=f'{label}<p id="demo-lobby" hx-swap-oob="delete"></p>')
             return
         url = reverse("demo-room", args=[self.code])
         await self.send(text_data=(

@@ -82,7 +82,12 @@ async def test_participants_hear_stage_changes_but_not_the_presenter_stream() ->
     assert await ws.receive_nothing(timeout=0.5)  # the presenter's group is not theirs
     await sync_to_async(services.session_stage_advance)(session_id=demo.pk, user=demo.presenter, to_stage="voting")
     html = await ws.receive_from(timeout=10)
-    assert 'id="demo-body"' in html and f'hx-get="/demo/{demo.code}/"' in html and 'data-stage="voting"' in html
+    # voting opens in place: the stage label and the lobby note change, nothing is fetched (the lobby votes already)
+    assert 'id="demo-stage"' in html and 'data-stage="voting"' in html and ">voting</strong>" in html
+    assert 'id="demo-lobby" hx-swap-oob="delete"' in html and "hx-get" not in html
+    await sync_to_async(services.session_stage_advance)(session_id=demo.pk, user=demo.presenter, to_stage="reveal")
+    html = await ws.receive_from(timeout=10)  # the reveal changes the body: the page fetches it
+    assert 'id="demo-body"' in html and f'hx-get="/demo/{demo.code}/"' in html and 'data-stage="reveal"' in html
     await ws.disconnect()
 
 

@@ -57,13 +57,17 @@ def best_candidate(bank: BaseRewardBank, prompt_id: int, weights: list[float]) -
     return ids[best], float(rewards[best])
 
 
-def participant_refitted(*, user_id: int, bank: BaseRewardBank, weights: list[float]) -> None:
-    """After a participant's refit (``weights`` on ``bank``): pick their showcase answer, then tell the presenter
-    screen. Not a participant of an open session: one query, nothing else."""
+def participant_refitted(*, user_id: int, bank: BaseRewardBank, weights: list[float]) -> tuple[int, str] | None:
+    """After a participant's refit (``weights`` on ``bank``): pick their showcase answer, tell the presenter screen,
+    and render the participant's own panel for their socket (returned as ``(participant id, html)``; rendering it
+    here keeps that work off the web process, which then only forwards it). Not a participant of an open
+    session: one query, nothing else."""
+    from webapp.demos.panels import participant_panel
+
     row = (Participant.objects.filter(user_id=user_id).exclude(session__stage=DemoSession.Stage.CLOSED)
            .values("pk", "session_id", "session__showcase_prompt_id").first())
     if row is None:
-        return
+        return None
     if row["session__showcase_prompt_id"] is not None and weights:
         try:
             best, _ = best_candidate(bank, row["session__showcase_prompt_id"], list(weights))
@@ -71,6 +75,8 @@ def participant_refitted(*, user_id: int, bank: BaseRewardBank, weights: list[fl
         except FeaturesMissing as exc:
             log.warning("demo showcase pick for user %s skipped: %s", user_id, exc)
     demo_services.presenter_push(session_id=row["session_id"], reason="refit")
+    panel = participant_panel(participant_id=row["pk"])
+    return None if panel is None else (int(row["pk"]), panel)
 
 
 def _default_answer(session: DemoSession) -> str:

@@ -10,6 +10,7 @@ from functools import cached_property, lru_cache
 import torch
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
+from django.db import IntegrityError
 from django.db.models import Count, Max
 
 from personalization.bank import BaseRewardBank
@@ -54,10 +55,18 @@ def bank_ensure() -> tuple[int, BaseRewardBank]:
     if not scores:
         raise FeaturesMissing("no response has features yet: load the demo data or run the features job")
     bank = BaseRewardBank(version=1, encoder=worker_config().encoder).fit_axes(torch.tensor(scores))
-    row = profile_services.bank_activate(
-        version=1, encoder=bank.encoder, names=bank.names_, state=bank.to_state(),
-        notes="named axes standardised over the response pool",
-    )
+    try:
+        row = profile_services.bank_activate(
+            version=1, encoder=bank.encoder, names=bank.names_, state=bank.to_state(),
+            notes="named axes standardised over the response pool",
+        )
+    except IntegrityError:
+        # Another worker process wrote version 1 since the check above (a room's first votes are refitted in
+        # parallel): use theirs rather than lose this refit.
+        row = profile_selectors.bank_active()
+        if row is None:
+            raise
+        return row.pk, BaseRewardBank.from_state(row.state)
     return row.pk, bank
 
 
@@ -260,8 +269,8 @@ def profile_refit_run(*, user_id: int) -> int | None:
         if version is not None:
             from workers.demo_room import participant_refitted
 
-            participant_refitted(user_id=user_id, bank=bank, weights=fit.weights)  # a demo guest: showcase, room
-            profile_push(user_id=user_id, version=version)
+            panel = participant_refitted(user_id=user_id, bank=bank, weights=fit.weights)  # a demo guest
+            profile_push(user_id=user_id, version=version, demo_panel=panel)
             webhook_emit(event="profile.updated", data={
                 "user_id": user_id, "version": version, "vote_count": fit.vote_count, "bank_version": bank.version,
                 "axes": bank.names_, "weights": fit.weights})
@@ -270,13 +279,18 @@ def profile_refit_run(*, user_id: int) -> int | None:
     raise RuntimeError(f"could not claim profile of user {user_id} after {MAX_CLAIM_ATTEMPTS} attempts")
 
 
-def profile_push(*, user_id: int, version: int, staff_map: bool = True) -> None:
+def profile_push(*, user_id: int, version: int, staff_map: bool = True,
+                 demo_panel: tuple[int, str] | None = None) -> None:
     """Tell the user's open pages that their profile changed; consumers re-read and render it. ``staff_map``:
-    also tell open staff review maps (a caller pushing many profiles at once tells them once itself)."""
+    also tell open staff review maps (a caller pushing many profiles at once tells them once itself).
+    ``demo_panel``: a demo participant's panel, already rendered, as (participant id, html)."""
     layer = get_channel_layer()
     if layer is None:
         return
-    async_to_sync(layer.group_send)(f"user.{user_id}", {"type": "profile.updated", "user_id": user_id, "version": version})
+    message: dict[str, object] = {"type": "profile.updated", "user_id": user_id, "version": version}
+    if demo_panel is not None:
+        message["participant_id"], message["demo_panel"] = demo_panel
+    async_to_sync(layer.group_send)(f"user.{user_id}", message)
     if staff_map:
         from workers.prototype_review import map_push
 

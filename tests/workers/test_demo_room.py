@@ -8,14 +8,15 @@ import uuid
 import pytest
 
 from tests.conftest import wait_until
-from tests.factories import ResponseFactory
+from tests.factories import ResponseFactory, UserFactory
 from tests.webapp.demos.factories_demo import SCORES, join, scored_pool, session
 from webapp.demos import services as demo_services
 from webapp.demos.models import DemoSession, Participant
+from webapp.profiles.models import RewardProfile
 from webapp.votes import selectors as vote_selectors
 from webapp.votes.services import vote_record
-from workers.demo_room import demo_reveal_run
-from workers.refit import profile_refit_run
+from workers.demo_room import demo_reveal_run, participant_refitted
+from workers.refit import bank_ensure, profile_refit_run
 
 CONCISE, STEPS = SCORES[0][0], SCORES[1][0]
 DEFAULT = "Water it when the soil is dry."
@@ -63,6 +64,27 @@ def test_each_participant_gets_the_showcase_answer_for_their_taste_and_the_revea
     assert {(a["label"], a["text"]) for a in reveal["answers"]} == {("Ada's taste", CONCISE), ("Bob's taste", STEPS)}
     assert all(a["text"] != DEFAULT for a in reveal["answers"])  # the default is never a personalized answer
     assert "best of the prompt's 3 stored candidates" in reveal["method"]
+
+
+@pytest.mark.django_db
+def test_the_refit_renders_the_participants_own_panel_for_their_socket() -> None:
+    """The worker that refits a participant renders their panel (the web process then only forwards it): it shows
+    the showcase answer their votes just picked; a user outside any open room gets nothing."""
+    demo = _room()
+    ada = join(demo, "Ada")
+    _vote_all(demo, ada, CONCISE, axis=0)
+    _, bank = bank_ensure()
+    steps_taste = [0.0] * bank.dim
+    steps_taste[0], steps_taste[1] = -1.0, 1.0  # against brevity, for steps
+    participant_id, html = participant_refitted(user_id=ada.user_id, bank=bank, weights=steps_taste) or (0, "")
+    assert participant_id == ada.pk and 'id="demo-me"' in html and 'hx-swap-oob="true"' in html
+    assert 'data-testid="profile-panel"' in html and 'data-testid="showcase-answer"' in html
+    assert "Check the soil" in html and CONCISE not in html
+    assert profile_refit_run(user_id=ada.user_id) is not None  # the real refit: Ada's taste picks the concise one
+    weights = RewardProfile.objects.get(user_id=ada.user_id).weights
+    _, html = participant_refitted(user_id=ada.user_id, bank=bank, weights=weights) or (0, "")
+    assert CONCISE in html
+    assert participant_refitted(user_id=UserFactory().pk, bank=bank, weights=[0.0] * bank.dim) is None
 
 
 @pytest.mark.django_db

@@ -70,6 +70,28 @@ QUERIES_PER_REFIT = 22
 
 
 @pytest.mark.django_db
+def test_two_workers_creating_the_first_bank_at_once_both_refit(monkeypatch) -> None:
+    """A room's first votes are refitted by two worker processes at once: the one that loses the race to write
+    bank version 1 uses the winner's bank instead of failing its refit (a lost refit left a vote off the map)."""
+    from webapp.profiles import selectors as profile_selectors
+
+    user = UserFactory()
+    _vote_for_shorter(user, 3)
+    winner_id, _ = bank_ensure()  # the other process's bank
+    real = profile_selectors.bank_active
+    calls = []
+
+    def not_yet_visible():
+        calls.append(1)
+        return None if len(calls) == 1 else real()  # our first look came just before the other's commit
+
+    monkeypatch.setattr(profile_selectors, "bank_active", not_yet_visible)
+    assert bank_ensure()[0] == winner_id
+    assert profile_refit_run(user_id=user.pk) == 1
+    assert RewardProfile.objects.get(user=user).bank_id == winner_id
+
+
+@pytest.mark.django_db
 def test_both_bad_votes_count_but_carry_no_preference() -> None:
     user = UserFactory()
     _vote_for_shorter(user, 4, choice_when_left_shorter="both_bad")

@@ -9,7 +9,6 @@ import time
 from typing import Any, TypedDict
 
 from channels.db import database_sync_to_async
-from django.conf import settings
 from django.template.loader import render_to_string
 from django.urls import reverse
 
@@ -155,10 +154,13 @@ class ParticipantConsumer(GroupConsumer):
         await super().disconnect(code)
 
     async def profile_updated(self, event: dict[str, Any]) -> None:
-        """The participant's refit landed: their panel, prototype and showcase answer, out of band."""
+        """The participant's refit landed: their panel, prototype and showcase answer, out of band. The worker that
+        refitted them sends the panel ready-made (``demo_panel``); other pushes (a re-clustering) are rendered here."""
         if event.get("user_id") != self.user_id:
             return
-        html = await self._render_live()
+        html = event.get("demo_panel")
+        if not isinstance(html, str) or event.get("participant_id") != self.participant_id:
+            html = await self._render_live()
         if html is not None:
             await self.send(text_data=html)
 
@@ -195,15 +197,6 @@ class ParticipantConsumer(GroupConsumer):
 
     @database_sync_to_async
     def _render_live(self) -> str | None:
-        from webapp.demos.models import Participant
-        from webapp.profiles.selectors import profile_get
+        from webapp.demos.panels import participant_panel
 
-        participant = (Participant.objects.select_related("session__showcase_prompt")
-                       .filter(pk=self.participant_id, user__is_active=True).first())
-        if participant is None:
-            return None
-        return render_to_string("demos/room.html#live", {
-            "session": participant.session, "participant": participant, "oob": True,
-            "me": selectors.participant_view(participant=participant),
-            "profile": profile_get(user_id=self.user_id, confident_votes=settings.PERSONALIZATION["confident_votes"]),
-        })
+        return participant_panel(participant_id=self.participant_id)

@@ -98,8 +98,14 @@ async def test_a_participant_refit_updates_their_own_panel_only() -> None:
     bob_ws = await _connected(bob.user, f"/ws/demo/{demo.code}/")
     await get_channel_layer().group_send(f"user.{ada.user_id}", {"type": "profile.updated", "user_id": ada.user_id,
                                                                  "version": 1})
-    html = await ada_ws.receive_from(timeout=10)
+    html = await ada_ws.receive_from(timeout=10)  # a push without a panel (a re-clustering): rendered here
     assert 'data-testid="profile-panel"' in html and 'id="demo-me"' in html and 'data-testid="showcase-answer"' in html
+    assert await bob_ws.receive_nothing(timeout=0.5)
+    # the refitting worker sends Ada's panel ready-made: forwarded as it is, to Ada only
+    await get_channel_layer().group_send(f"user.{ada.user_id}", {
+        "type": "profile.updated", "user_id": ada.user_id, "version": 2, "participant_id": ada.pk,
+        "demo_panel": '<section id="demo-me" hx-swap-oob="true">rendered by the worker</section>'})
+    assert "rendered by the worker" in await ada_ws.receive_from(timeout=10)
     assert await bob_ws.receive_nothing(timeout=0.5)
     await ada_ws.disconnect()
     await bob_ws.disconnect()

@@ -12,7 +12,7 @@ django_asgi_app = get_asgi_application()
 
 from django.conf import settings  # noqa: E402
 
-sys.setswitchinterval(settings.WEB_GIL_SWITCH_INTERVAL_MS / 1000)  # why: settings, "web process"
+sys.setswitchinterval(settings.WEB_GIL_SWITCH_INTERVAL_MS / 1000)  # this process only; the why: settings
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 

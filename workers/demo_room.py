@@ -21,6 +21,7 @@ from personalization.generation import SamplingConfig
 from webapp.catalog.models import Response
 from webapp.demos import services as demo_services
 from webapp.demos.models import DemoSession, Participant
+from webapp.demos.panels import participant_panel
 from webapp.profiles.models import RewardProfile
 from webapp.prototypes.models import Prototype
 from workers.refit import FeaturesMissing, _features, bank_ensure
@@ -62,8 +63,6 @@ def participant_refitted(*, user_id: int, bank: BaseRewardBank, weights: list[fl
     and render the participant's own panel for their socket (returned as ``(participant id, html)``; rendering it
     here keeps that work off the web process, which then only forwards it). Not a participant of an open
     session: one query, nothing else."""
-    from webapp.demos.panels import participant_panel
-
     row = (Participant.objects.filter(user_id=user_id).exclude(session__stage=DemoSession.Stage.CLOSED)
            .values("pk", "session_id", "session__showcase_prompt_id").first())
     if row is None:

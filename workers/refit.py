@@ -178,16 +178,12 @@ def _votes_seen(user_id: int) -> dict[str, int | None]:
     return Vote.objects.filter(user_id=user_id).aggregate(n=Count("id"), newest=Max("id"))
 
 
-def profile_fit(*, user_id: int, bank_id: int, bank: BaseRewardBank, profile: RewardProfile | None = None,
-                all_votes: dict[str, int | None] | None = None) -> profile_services.ProfileFit:
+def profile_fit(*, user_id: int, bank_id: int, bank: BaseRewardBank, profile: RewardProfile | None,
+                all_votes: dict[str, int | None]) -> profile_services.ProfileFit:
     """Fit a user's weights from all their stored votes (both-bad votes are kept but carry no preference).
-    ``profile`` and ``all_votes`` (from ``_votes_seen``), when the caller has just read them, save the reads."""
+    ``all_votes`` (from ``_votes_seen``) was read before ``profile``: the fit covers exactly the votes up to its
+    newest id, and a vote arriving meanwhile is newer than fitted_vote_id, so its own task refits it."""
     config = worker_config()
-    # Read the newest id first and fit exactly the votes up to it: a vote arriving meanwhile is newer than
-    # fitted_vote_id, so the reconciler (or its own task) refits it.
-    if all_votes is None:
-        all_votes = _votes_seen(user_id)
-        profile = RewardProfile.objects.filter(user_id=user_id).first()
     fitted = user_posterior(user_id=user_id, bank_id=bank_id, bank=bank, up_to_id=all_votes["newest"] or 0,
                             profile=profile)
     k = bank.dim
@@ -261,9 +257,9 @@ def profile_refit_run(*, user_id: int) -> int | None:
         newest = all_votes["newest"] or 0
         expected = current.version if current else 0
         up_to_date = current is not None and current.fitted_vote_id == newest and expected > 0
+        if up_to_date and current is not None and current.bank_id == profile_selectors.bank_active_id():
+            return None  # nothing new (another task covered this vote): no bank state to load
         bank_id, bank = bank_ensure()
-        if up_to_date and current is not None and current.bank_id == bank_id:
-            return None
         fit = profile_fit(user_id=user_id, bank_id=bank_id, bank=bank, profile=current, all_votes=all_votes)
         version = profile_services.profile_fit_store(user_id=user_id, expected_version=expected, fit=fit)
         if version is not None:

@@ -62,21 +62,17 @@ def webhook_emit(*, event: str, data: dict[str, Any]) -> list[int]:
     if event not in Event.values:
         raise ValueError(f"unknown webhook event {event!r}")
     endpoints = [e for e in WebhookEndpoint.objects.filter(is_active=True).only("id", "events") if event in e.events]
+    ids: list[int] = []
     if not endpoints:
-        return []
+        return ids
     with transaction.atomic():
-        return _deliveries_queue(endpoints, event=event, data=data)
-
-
-def _deliveries_queue(endpoints: list[WebhookEndpoint], *, event: str, data: dict[str, Any]) -> list[int]:
-    ids = []
-    for endpoint in endpoints:
-        delivery_id = uuid.uuid4()
-        body = json.dumps({"id": str(delivery_id), "event": event, "created_at": timezone.now().isoformat(),
-                           "data": data}, cls=DjangoJSONEncoder, separators=(",", ":"), sort_keys=True)
-        delivery = WebhookDelivery.objects.create(endpoint=endpoint, event=event, body=body)
-        webhook_deliver_enqueue(delivery_id=delivery.pk)
-        ids.append(delivery.pk)
+        for endpoint in endpoints:
+            delivery_id = uuid.uuid4()
+            body = json.dumps({"id": str(delivery_id), "event": event, "created_at": timezone.now().isoformat(),
+                               "data": data}, cls=DjangoJSONEncoder, separators=(",", ":"), sort_keys=True)
+            delivery = WebhookDelivery.objects.create(endpoint=endpoint, event=event, body=body)
+            webhook_deliver_enqueue(delivery_id=delivery.pk)
+            ids.append(delivery.pk)
     return ids
 
 

@@ -29,7 +29,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
-from live_stack import live_stack  # noqa: E402
+from live_stack import database_ensure, live_stack, redis_flush  # noqa: E402
 from report import latency_summary, report_write  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results"
@@ -301,16 +301,9 @@ def main() -> None:
            # every simulated phone comes from 127.0.0.1: the per-IP join limit is for real networks
            "DEMO_JOIN_ATTEMPTS_PER_IP": str(max(150, 2 * args.participants)),
            "TAILOR_TORCH_THREADS": "1"}
-    if env["DATABASE_URL"].startswith("postgres"):
-        import psycopg
-
-        name = env["DATABASE_URL"].rsplit("/", 1)[1]
-        with psycopg.connect(env["DATABASE_URL"].rsplit("/", 1)[0] + "/postgres", autocommit=True) as conn:
-            if not conn.execute("select 1 from pg_database where datname = %s", (name,)).fetchone():
-                conn.execute(f'create database "{name}"')
+    database_ensure(env["DATABASE_URL"])
     code = _setup(env, args.votes)
-    subprocess.run([sys.executable, "-c", "import redis,os; redis.Redis.from_url(os.environ['REDIS_URL']).flushdb()"],
-                   env=env, check=True)
+    redis_flush(env)
     with live_stack(env, worker_concurrency=args.worker_concurrency, web_workers=args.web_workers) as base:
         print(f"room {code}: {args.participants} participants × {args.votes} votes, think {args.think} s", flush=True)
         room, usage = asyncio.run(_run(base, code, args.participants, args.votes, args.think, args.max_seconds,

@@ -13,6 +13,24 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def database_ensure(url: str) -> None:
+    """Create the PostgreSQL database ``url`` names when it is missing (a SQLite URL needs nothing)."""
+    if not url.startswith("postgres"):
+        return
+    import psycopg
+
+    server, name = url.rsplit("/", 1)
+    with psycopg.connect(server + "/postgres", autocommit=True) as conn:
+        if not conn.execute("select 1 from pg_database where datname = %s", (name,)).fetchone():
+            conn.execute(f'create database "{name}"')
+
+
+def redis_flush(env: dict[str, str]) -> None:
+    """Empty the Redis database of ``env['REDIS_URL']`` (queued tasks, channel groups) before a run."""
+    subprocess.run([sys.executable, "-c", "import redis,os; redis.Redis.from_url(os.environ['REDIS_URL']).flushdb()"],
+                   env=env, check=True)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

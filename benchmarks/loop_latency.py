@@ -23,7 +23,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
-from live_stack import live_stack  # noqa: E402
+from live_stack import database_ensure, live_stack, redis_flush  # noqa: E402
 from report import latency_summary, report_write  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results"
@@ -103,16 +103,9 @@ def main() -> None:
            "DATABASE_URL": os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/tailor_bench"),
            "REDIS_URL": os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/14"), "LOG_LEVEL": "WARNING",
            "TAILOR_HOME": os.environ.get("TAILOR_HOME", str(ROOT / "var" / "bench"))}
-    if env["DATABASE_URL"].startswith("postgres"):
-        import psycopg
-
-        name = env["DATABASE_URL"].rsplit("/", 1)[1]
-        with psycopg.connect(env["DATABASE_URL"].rsplit("/", 1)[0] + "/postgres", autocommit=True) as conn:
-            if not conn.execute("select 1 from pg_database where datname = %s", (name,)).fetchone():
-                conn.execute(f'create database "{name}"')
+    database_ensure(env["DATABASE_URL"])
     _setup(env, args.votes)
-    subprocess.run([sys.executable, "-c", "import redis,os; redis.Redis.from_url(os.environ['REDIS_URL']).flushdb()"],
-                   env=env, check=True)
+    redis_flush(env)
     with live_stack(env) as base:
         print(f"casting {args.votes} votes through the whole loop...", flush=True)
         samples = asyncio.run(_run(base, args.votes))

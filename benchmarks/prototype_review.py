@@ -26,7 +26,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
-from live_stack import live_stack  # noqa: E402
+from live_stack import database_ensure, live_stack, redis_flush  # noqa: E402
 from loop_latency import FRESH_POOL  # noqa: E402  (the same fresh database and pool)
 from report import latency_summary, report_write  # noqa: E402
 
@@ -124,19 +124,12 @@ def main() -> None:
            # the benchmark triggers refits itself; no periodic job should run in the middle of it
            "PROTOTYPES_INTERVAL_SECONDS": "100000", "BANK_REFIT_INTERVAL_SECONDS": "100000",
            "TAILOR_HOME": os.environ.get("TAILOR_HOME", str(ROOT / "var" / "bench-review"))}
-    if env["DATABASE_URL"].startswith("postgres"):
-        import psycopg
-
-        name = env["DATABASE_URL"].rsplit("/", 1)[1]
-        with psycopg.connect(env["DATABASE_URL"].rsplit("/", 1)[0] + "/postgres", autocommit=True) as conn:
-            if not conn.execute("select 1 from pg_database where datname = %s", (name,)).fetchone():
-                conn.execute(f'create database "{name}"')
+    database_ensure(env["DATABASE_URL"])
     print(f"filling the database with {args.users} users and clustering them...", flush=True)
     out = subprocess.run([sys.executable, "-c", SETUP.format(users=args.users, votes=args.votes)], cwd=ROOT,
                          env=env, check=True, capture_output=True, text=True).stdout
     cost = json.loads(out.strip().splitlines()[-1])
-    subprocess.run([sys.executable, "-c", "import redis,os; redis.Redis.from_url(os.environ['REDIS_URL']).flushdb()"],
-                   env=env, check=True)
+    redis_flush(env)
     with live_stack(env) as base:
         print(f"casting {args.votes} votes, watching the staff map...", flush=True)
         loop = asyncio.run(_run(base, args.votes))["loop_ms"]

@@ -9,26 +9,26 @@ from django.http import HttpRequest
 from webapp.demos.models import DemoSession, Participant, StageChange
 
 
-class ParticipantInline(admin.TabularInline):
+class _RecordInline(admin.TabularInline):
+    """A session's rows as a record: shown, never added, edited or deleted here."""
+
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
+class ParticipantInline(_RecordInline):
     model = Participant
     fields = ("display_name", "joined_at", "showcase_response")
     readonly_fields = fields
-    extra = 0
-    can_delete = False
-
-    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
 
 
-class StageChangeInline(admin.TabularInline):
+class StageChangeInline(_RecordInline):
     model = StageChange
     fields = ("stage", "by", "at")
     readonly_fields = fields
-    extra = 0
-    can_delete = False
-
-    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
 
 
 @admin.register(DemoSession)

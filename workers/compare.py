@@ -14,8 +14,6 @@ from collections.abc import Iterator
 from functools import lru_cache
 
 import torch
-from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
 from django.utils import timezone
 
 from personalization.axes import AXIS_NAMES, axes_score
@@ -24,6 +22,7 @@ from personalization.generation import Generator, GeneratorConfig, SamplingConfi
 from personalization.guidance import GuidanceConfig, GuidedDecoder, best_of_n
 from personalization.summaries import summary_from_weights, summary_messages
 from webapp.generation.models import GenerationJob
+from webapp.live import group_send
 from webapp.profiles.models import RewardProfile
 from webapp.votes import services as vote_services
 from workers.config import worker_config
@@ -46,9 +45,7 @@ def generator_get(model_path: str, cache_dir: str, device: str) -> Generator:
 
 
 def _send(job_id: str, message: dict[str, object]) -> None:
-    layer = get_channel_layer()
-    if layer is not None:
-        async_to_sync(layer.group_send)(f"job.{job_id}", message)
+    group_send(f"job.{job_id}", message)
 
 
 def _stream_to_group(job_id: str, side: str, deltas: Iterator[str], started: float) -> tuple[str, float | None]:

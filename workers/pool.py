@@ -10,12 +10,11 @@ import json
 import logging
 from typing import Any
 
-from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
 from django.conf import settings
 
 from personalization.generation import SamplingConfig
 from webapp.catalog.models import Prompt, Response
+from webapp.live import group_send
 from workers.compare import generator_get
 from workers.config import worker_config
 from workers.refit import responses_with_features
@@ -30,10 +29,8 @@ def pool_styles() -> list[dict[str, Any]]:
 
 
 def _progress(prompt_id: int, done: int, total: int) -> None:
-    layer = get_channel_layer()
-    if layer is not None:
-        async_to_sync(layer.group_send)(f"prompt.{prompt_id}", {
-            "type": "pool.progress", "prompt_id": prompt_id, "done": done, "total": total})
+    group_send(f"prompt.{prompt_id}", {
+        "type": "pool.progress", "prompt_id": prompt_id, "done": done, "total": total})
 
 
 def pool_generate_run(*, prompt_id: int, max_styles: int | None = None, max_new_tokens: int | None = None) -> int:

@@ -21,9 +21,8 @@ from typing import TypedDict
 
 import numpy as np
 import torch
-from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
 
+from webapp.live import group_send
 from webapp.prototypes.models import Prototype
 from webapp.prototypes.services import STAFF_GROUP
 
@@ -45,9 +44,7 @@ class ReviewProgress(TypedDict):
 
 
 def review_send(event: dict[str, object]) -> None:
-    layer = get_channel_layer()
-    if layer is not None:
-        async_to_sync(layer.group_send)(STAFF_GROUP, event)
+    group_send(STAFF_GROUP, event)
 
 
 def progress_push(*, job: str, stage: str, done: int, total: int) -> None:

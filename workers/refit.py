@@ -8,8 +8,6 @@ from dataclasses import dataclass
 from functools import cached_property, lru_cache
 
 import torch
-from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
 from django.db import IntegrityError
 from django.db.models import Count, Max
 
@@ -18,6 +16,7 @@ from personalization.encoder import EncoderConfig, SentenceEncoder
 from personalization.prototypes import PrototypeModel, PrototypePosterior
 from personalization.user_model import OUTCOME_FIRST, OUTCOME_SECOND, OUTCOME_TIE, UserRewardModel, user_fit
 from webapp.catalog.models import Prompt, Response
+from webapp.live import group_send
 from webapp.profiles import selectors as profile_selectors
 from webapp.profiles import services as profile_services
 from webapp.profiles.models import BaseRewardBank as BaseRewardBankRow
@@ -248,6 +247,7 @@ def profile_refit_run(*, user_id: int) -> int | None:
     """
     from django.contrib.auth import get_user_model
 
+
     if not get_user_model().objects.filter(pk=user_id).exists():
         return None  # user deleted meanwhile: nothing to fit
     for _ in range(MAX_CLAIM_ATTEMPTS):
@@ -280,13 +280,10 @@ def profile_push(*, user_id: int, version: int, staff_map: bool = True,
     """Tell the user's open pages that their profile changed; consumers re-read and render it. ``staff_map``:
     also tell open staff review maps (a caller pushing many profiles at once tells them once itself).
     ``demo_panel``: a demo participant's panel, already rendered, as (participant id, html)."""
-    layer = get_channel_layer()
-    if layer is None:
-        return
     message: dict[str, object] = {"type": "profile.updated", "user_id": user_id, "version": version}
     if demo_panel is not None:
         message["participant_id"], message["demo_panel"] = demo_panel
-    async_to_sync(layer.group_send)(f"user.{user_id}", message)
+    group_send(f"user.{user_id}", message)
     if staff_map:
         from workers.prototype_review import map_push
 

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from celery import shared_task
-from celery.signals import worker_process_init
-from django.db import OperationalError
+from celery.signals import task_postrun, task_prerun, worker_process_init
+from django.db import OperationalError, close_old_connections
 
 log = logging.getLogger(__name__)
 
@@ -14,14 +15,30 @@ log = logging.getLogger(__name__)
 # Here, not in celery_app, so that the web process (which imports celery_app to enqueue) never sees it.
 @worker_process_init.connect
 def _warm_up(**_: object) -> None:
-    """Import torch and the ML library when a worker process starts, not inside the first user's refit."""
+    """Import torch and the ML library when a worker process starts, not inside the first user's refit; keep one
+    event loop for the process's pushes (``webapp.live``)."""
     import torch
 
     import workers.refit  # noqa: F401
+    from webapp.live import loop_own
     from workers.config import worker_config
+
+    loop_own()
 
     if worker_config().torch_threads:
         torch.set_num_threads(worker_config().torch_threads)
+
+
+@task_prerun.connect
+@task_postrun.connect
+def _connections_tidy(sender: Any = None, **_: object) -> None:
+    """Between tasks, what Django does between requests: close a connection that is broken, in a transaction left
+    open, or older than ``CONN_MAX_AGE``; keep the rest. Celery's own Django fixup would close every connection
+    before and after every task (``CELERY_DB_REUSE_MAX`` in the settings turns that off), so each refit paid a new
+    PostgreSQL connection and lost the statements it had prepared."""
+    if sender is not None and getattr(sender.request, "is_eager", False):
+        return  # run in the caller's thread (tests): its connection is the caller's, maybe inside a transaction
+    close_old_connections()
 
 
 _RETRY = {

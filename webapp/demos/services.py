@@ -8,8 +8,6 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
@@ -22,6 +20,7 @@ from webapp.demos import selectors
 from webapp.demos.codes import code_new, code_normalise, code_well_formed
 from webapp.demos.models import DemoSession, Participant, StageChange
 from webapp.demos.ratelimit import Limit, limit_exceeded, limit_hit
+from webapp.live import group_send
 from workers.enqueue import demo_prepare_enqueue, demo_reveal_enqueue
 
 MAX_NAME_CHARS = 120
@@ -275,16 +274,11 @@ def presenter_push(*, session_id: int, reason: str) -> int:
                        [session_id])
         row = cursor.fetchone()
     version = row[0] if row else 0
-    layer = get_channel_layer()
-    if layer is not None:
-        async_to_sync(layer.group_send)(presenter_group(session_id), {
-            "type": "demo.updated", "session_id": session_id, "version": version, "reason": reason})
+    group_send(presenter_group(session_id), {
+        "type": "demo.updated", "session_id": session_id, "version": version, "reason": reason})
     return int(version)
 
 
 def room_push(*, session_id: int, stage: str) -> None:
     """Tell every participant page of the session that the stage changed."""
-    layer = get_channel_layer()
-    if layer is not None:
-        async_to_sync(layer.group_send)(room_group(session_id), {
-            "type": "demo.stage", "session_id": session_id, "stage": stage})
+    group_send(room_group(session_id), {"type": "demo.stage", "session_id": session_id, "stage": stage})

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from django.db import transaction
 
+from webapp.live import group_send
 from webapp.profiles.models import RewardProfile
 from webapp.prototypes.models import Prototype, PrototypeAudit, PrototypeFit
 
@@ -115,13 +116,8 @@ def _audit(*, actor_id: int | None, action: str, keys: list[int], before: dict[s
 def review_push(event: dict[str, object]) -> None:
     """Tell open review pages (group ``staff.prototypes``) that something changed, once the transaction commits."""
     def send() -> None:
-        from asgiref.sync import async_to_sync
-        from channels.layers import get_channel_layer
-
-        layer = get_channel_layer()
         try:
-            if layer is not None:
-                async_to_sync(layer.group_send)(STAFF_GROUP, event)
+            group_send(STAFF_GROUP, event)
         except Exception:  # the action is committed; open pages catch up on their next update or reload
             log.warning("could not push %s to review pages", event.get("type"), exc_info=True)
 

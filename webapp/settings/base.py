@@ -104,8 +104,8 @@ elif DATABASES["default"]["ENGINE"] in {"django.db.backends.postgresql", "django
     if env.bool("DB_POOL", default=False):
         # The web process (ASGI: a thread per request, plus the sockets' database threads): a psycopg pool
         # (Django ≥ 5.1) instead of a connect, a time-zone query and a close per request. Workers run one task
-        # at a time per process and use persistent connections instead (DB_CONN_MAX_AGE; Celery's Django
-        # fixup closes stale ones between tasks).
+        # at a time per process and use persistent connections instead (DB_CONN_MAX_AGE; closed between tasks
+        # when stale or broken, as between requests).
         DATABASES["default"]["OPTIONS"]["pool"] = {
             "min_size": env.int("DB_POOL_MIN", default=2), "max_size": env.int("DB_POOL_MAX", default=20),
             "timeout": env.float("DB_POOL_TIMEOUT", default=10.0)}
@@ -151,6 +151,9 @@ CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=120)
 CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=180)
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Celery's Django fixup closes every database connection before and after every task unless this is set; the
+# workers' own task hooks (workers/tasks.py) close only what Django would close between requests (CONN_MAX_AGE).
+CELERY_DB_REUSE_MAX = 2**31
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE_FILENAME = str(TAILOR_HOME / "celerybeat-schedule")
 RECONCILE_INTERVAL_SECONDS = env.float("RECONCILE_INTERVAL_SECONDS", default=30.0)

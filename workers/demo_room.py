@@ -73,7 +73,7 @@ def participant_refitted(*, user_id: int, bank: BaseRewardBank, weights: list[fl
             demo_services.participant_showcase_set(participant_id=row["pk"], response_id=best)
         except FeaturesMissing as exc:
             log.warning("demo showcase pick for user %s skipped: %s", user_id, exc)
-    demo_services.presenter_push(session_id=row["session_id"], reason="refit")
+    demo_services.presenter_push(session_id=row["session_id"], reason="refit", rendered=True)
     panel = participant_panel(participant_id=row["pk"])
     return None if panel is None else (int(row["pk"]), panel)
 
@@ -166,7 +166,7 @@ def demo_reveal_run(*, session_id: int) -> str:
         log.exception("reveal of session %s failed", session_id)
         reveal = {"status": "failed", "error": str(exc)[:200], "answers": []}
     demo_services.session_reveal_store(session_id=session_id, reveal=reveal)
-    demo_services.presenter_push(session_id=session_id, reason="reveal")
+    demo_services.presenter_push(session_id=session_id, reason="reveal", rendered=True)
     stage = DemoSession.objects.filter(pk=session_id).values_list("stage", flat=True).first()
     demo_services.room_push(session_id=session_id, stage=str(stage))
     return str(reveal["status"])

@@ -1,6 +1,7 @@
-"""Demo sockets. The presenter's joins ``demo.<id>`` (staff presenter only) and re-renders the room on each push,
-coalescing bursts; a participant's joins its own ``user.<id>`` group (profile refits) and the room group
-(stage changes), never the presenter's."""
+"""Demo sockets. The presenter's joins ``demo.<id>`` (staff presenter only): it forwards the screens workers
+render after each refit, newest version only, and re-renders the room itself on the web's pushes (joins, stages),
+coalescing bursts. A participant's joins its own ``user.<id>`` group (profile refits) and the room group (stage
+changes), never the presenter's."""
 
 from __future__ import annotations
 
@@ -18,13 +19,15 @@ from webapp.demos.services import presenter_group, room_group
 from webapp.group_consumer import GroupConsumer
 
 
-class DemoUpdated(TypedDict):
-    """Sent to ``demo.<session id>`` by the web (join, stage) and by workers (after a participant's refit)."""
+class DemoUpdated(TypedDict, total=False):
+    """Sent to ``demo.<session id>`` by the web (join, stage) and by workers (after a participant's refit, with
+    the screen already rendered in ``html``)."""
 
     type: str  # "demo.updated"
     session_id: int
     version: int
     reason: str
+    html: str
 
 
 class DemoStage(TypedDict):
@@ -43,22 +46,33 @@ class PresenterConsumer(GroupConsumer):
     render_interval = 0.1
     #: how often the numbers are refreshed without an update (votes per minute decays when voting stops)
     tick_seconds = 15.0
+    #: at most one forwarded screen per window (a screen needs no more than 25 a second; a burst sends the newest)
+    forward_interval = 0.04
+    #: forwarding re-checks that this user may still present at most this often (a render checks every time)
+    recheck_seconds = 1.0
 
     async def connect(self) -> None:
         user = self.scope.get("user")
         code = str(self.scope["url_route"]["kwargs"]["code"])
-        self.session_id: int | None = await self._presentable(user, code)
-        if self.session_id is None:
+        found = await self._presentable(user, code)
+        if found is None:
             await self.close(code=4403)
             return
+        self.session_id: int
+        self._shown: int
+        self.session_id, self._shown = found  # the page was rendered at or before this version: never go back
         self.user_id: int = user.pk  # type: ignore[union-attr]
         self._dirty = asyncio.Event()
         self._renderer: asyncio.Task[None] | None = None
+        self._pending: tuple[int, str] | None = None
+        self._forwarder: asyncio.Task[None] | None = None
+        self._checked = time.monotonic()
         await self.join(presenter_group(self.session_id))
         self._ticker = asyncio.create_task(self._tick())
 
     async def disconnect(self, code: int) -> None:
-        for task in (getattr(self, "_renderer", None), getattr(self, "_ticker", None)):
+        for task in (getattr(self, "_renderer", None), getattr(self, "_ticker", None),
+                     getattr(self, "_forwarder", None)):
             if task is not None:
                 task.cancel()
         await super().disconnect(code)
@@ -78,10 +92,40 @@ class PresenterConsumer(GroupConsumer):
     async def demo_updated(self, event: DemoUpdated) -> None:
         if event.get("session_id") != self.session_id:
             return
+        html = event.get("html")
+        if isinstance(html, str):
+            # Rendered by the worker: keep only the newest (a higher version shows every lower one's change).
+            version = int(event.get("version", 0))
+            if version > max(self._shown, self._pending[0] if self._pending else 0):
+                self._pending = (version, html)
+                if self._forwarder is None or self._forwarder.done():
+                    self._forwarder = asyncio.create_task(self._forward_loop())
+            return
         # A burst of refits (a room voting at once) becomes one render of the newest state, not one per event.
         self._dirty.set()
         if self._renderer is None or self._renderer.done():
             self._renderer = asyncio.create_task(self._render_loop())
+
+    async def _forward_loop(self) -> None:
+        while self._pending is not None:
+            version, html = self._pending
+            self._pending = None
+            if version <= self._shown:
+                continue
+            if time.monotonic() - self._checked > self.recheck_seconds:
+                if not await self._still_presenter():
+                    await self.close(code=4403)
+                    return
+                self._checked = time.monotonic()
+            await self._show(version, html)
+            await asyncio.sleep(self.forward_interval)
+
+    async def _show(self, version: int, html: str) -> None:
+        """Send a screen unless a newer one went out already (a render may show the version last forwarded)."""
+        if version < self._shown:
+            return
+        self._shown = version
+        await self.send(text_data=html)
 
     async def _render_loop(self) -> None:
         while self._dirty.is_set():
@@ -89,42 +133,48 @@ class PresenterConsumer(GroupConsumer):
             started = time.monotonic()
             # Off Channels' shared database thread: a busy room's renders must not queue every other socket's
             # connect and push behind them (the render opens and closes its own connection).
-            html = await database_sync_to_async(self._render, thread_sensitive=False)()
-            if html is None:  # no longer allowed (permission re-checked on every update)
+            rendered = await database_sync_to_async(self._render, thread_sensitive=False)()
+            if rendered is None:  # no longer allowed (permission re-checked on every render)
                 await self.close(code=4403)
                 return
-            await self.send(text_data=html)
+            await self._show(*rendered)
             took = time.monotonic() - started
             # at most one render per window, and never more than half the time when renders get slow
             await asyncio.sleep(max(self.render_interval - took, took))
 
     @database_sync_to_async
-    def _presentable(self, user: Any, code: str) -> int | None:
+    def _presentable(self, user: Any, code: str) -> tuple[int, int] | None:
         if user is None or not user.is_authenticated:
             return None
         session = selectors.session_by_code(code=code)
         if session is None or not selectors.can_present(user=user, session=session):
             return None
-        return int(session.pk)
+        return int(session.pk), int(session.push_version)
 
-    def _render(self) -> str | None:
-        from django.contrib.auth import get_user_model
-
-        session = DemoSession.objects.select_related("showcase_prompt").filter(pk=self.session_id).first()
-        user = get_user_model().objects.filter(pk=self.user_id).first()
-        if session is None or user is None or not selectors.can_present(user=user, session=session):
-            return None
-        return render_to_string("demos/present.html#live", {**selectors.presenter_screen(session=session), "oob": True})
-
-
-    @database_sync_to_async
-    def _render_stats(self) -> str | None:
-        """The stats panel while the room can vote ("" otherwise: nothing moves); None when no longer allowed."""
+    def _session(self) -> DemoSession | None:
+        """The session, while this user may still present it (None once the session or the permission is gone)."""
         from django.contrib.auth import get_user_model
 
         session = DemoSession.objects.filter(pk=self.session_id).first()
         user = get_user_model().objects.filter(pk=self.user_id).first()
         if session is None or user is None or not selectors.can_present(user=user, session=session):
+            return None
+        return session
+
+    @database_sync_to_async
+    def _still_presenter(self) -> bool:
+        return self._session() is not None
+
+    def _render(self) -> tuple[int, str] | None:
+        from webapp.demos.panels import presenter_live
+
+        return presenter_live(session_id=self.session_id) if self._session() is not None else None
+
+    @database_sync_to_async
+    def _render_stats(self) -> str | None:
+        """The stats panel while the room can vote ("" otherwise: nothing moves); None when no longer allowed."""
+        session = self._session()
+        if session is None:
             return None
         if not session.accepts_votes:
             return ""

@@ -1,6 +1,6 @@
-"""HTML a participant's socket receives: their own live panel (profile, prototype, showcase answer), rendered
-out of band. Shared by the participant consumer and the worker that refits the participant, which renders it
-right after storing the refit so the web process only forwards it."""
+"""HTML the demo sockets receive, rendered out of band: a participant's own live panel (profile, prototype,
+showcase answer) and the presenter screen's live parts. Shared by the consumers and the workers: the worker that
+refits a participant renders both right after storing the refit, so the web process only forwards them."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from django.conf import settings
 from django.template.loader import render_to_string
 
 from webapp.demos import selectors
-from webapp.demos.models import Participant
+from webapp.demos.models import DemoSession, Participant
 from webapp.profiles.selectors import profile_get
 
 
@@ -24,3 +24,13 @@ def participant_panel(*, participant_id: int) -> str | None:
         "profile": profile_get(user_id=participant.user_id,
                                confident_votes=settings.PERSONALIZATION["confident_votes"]),
     })
+
+
+def presenter_live(*, session_id: int) -> tuple[int, str] | None:
+    """The presenter screen's live parts (numbers, map, participants, reveal) as out-of-band swaps, with the push
+    version they show (the map's ``data-version``); None when the session is gone."""
+    session = DemoSession.objects.select_related("showcase_prompt").filter(pk=session_id).first()
+    if session is None:
+        return None
+    html = render_to_string("demos/present.html#live", {**selectors.presenter_screen(session=session), "oob": True})
+    return int(session.push_version), html

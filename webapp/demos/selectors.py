@@ -104,14 +104,15 @@ class RoomState:
 
 
 def room_state(*, session: DemoSession) -> RoomState:
+    since = timezone.now() - timedelta(minutes=1)
     participants = list(Participant.objects.filter(session=session).order_by("joined_at", "id")
-                        .annotate(votes=Count("user__votes")).values_list("user_id", "display_name", "votes"))
-    user_ids = [p[0] for p in participants]
-    recent = Vote.objects.filter(user_id__in=user_ids, created_at__gte=timezone.now() - timedelta(minutes=1)).count()
+                        .annotate(votes=Count("user__votes"),
+                                  recent=Count("user__votes", filter=Q(user__votes__created_at__gte=since)))
+                        .values_list("user_id", "display_name", "votes", "recent"))
     return RoomState(
         stage=session.stage, participant_count=len(participants),
-        participants=[RoomParticipant(user_id=u, display_name=n, votes=v) for u, n, v in participants],
-        votes_total=sum(p[2] for p in participants), votes_per_minute=recent,
+        participants=[RoomParticipant(user_id=u, display_name=n, votes=v) for u, n, v, _ in participants],
+        votes_total=sum(p[2] for p in participants), votes_per_minute=sum(p[3] for p in participants),
     )
 
 
@@ -123,7 +124,7 @@ def room_map(*, session: DemoSession, participants: list[RoomParticipant]) -> di
     from webapp.prototypes.selectors import prototype_map
 
     names = {p.user_id: p.display_name for p in participants}
-    data: dict[str, Any] = dict(prototype_map(user_ids=list(names)))
+    data: dict[str, Any] = dict(prototype_map(user_ids=list(names), versioned=False))
     data["points"] = [{**point, "label": names.get(point["user_id"], point["label"]), "summary": ""}
                       for point in data["points"]]
     data["version"] = session.push_version

@@ -19,6 +19,7 @@ from webapp.catalog.models import Prompt
 from webapp.demos import selectors
 from webapp.demos.codes import code_new, code_normalise, code_well_formed
 from webapp.demos.models import DemoSession, Participant, StageChange
+from webapp.demos.panels import presenter_live
 from webapp.demos.ratelimit import Limit, limit_exceeded, limit_hit
 from webapp.live import group_send
 from workers.enqueue import demo_prepare_enqueue, demo_reveal_enqueue
@@ -264,19 +265,28 @@ def session_reveal_store(*, session_id: int, reveal: dict[str, object]) -> None:
 
 # --- pushes ---------------------------------------------------------------------------------------------------
 
-def presenter_push(*, session_id: int, reason: str) -> int:
-    """Bump the session's push version and tell its presenter screens to re-read the room; returns the version.
+def presenter_push(*, session_id: int, reason: str, rendered: bool = False) -> int:
+    """Bump the session's push version and tell its presenter screens; returns the version.
 
-    Every update carries a higher version than the last, so the map's ``data-version`` only ever increases."""
+    Every update carries a higher version than the last, so the map's ``data-version`` only ever increases.
+    ``rendered`` (workers): render the screen here and send it, so the web process only forwards it. A render reads
+    the room after its own bump, so it shows every change pushed with a lower version; when a newer push has
+    happened meanwhile, that one's render shows this change too and this one sends nothing."""
     table = DemoSession._meta.db_table
     with connection.cursor() as cursor:  # one round trip: bump and read (PostgreSQL and SQLite ≥ 3.35)
         cursor.execute(f"UPDATE {table} SET push_version = push_version + 1 WHERE id = %s RETURNING push_version",
                        [session_id])
         row = cursor.fetchone()
-    version = row[0] if row else 0
-    group_send(presenter_group(session_id), {
-        "type": "demo.updated", "session_id": session_id, "version": version, "reason": reason})
-    return int(version)
+    version = int(row[0]) if row else 0
+    message: dict[str, object] = {"type": "demo.updated", "session_id": session_id, "version": version,
+                                  "reason": reason}
+    if rendered:
+        live = presenter_live(session_id=session_id)
+        if live is None or live[0] > version:
+            return version
+        message["version"], message["html"] = live
+    group_send(presenter_group(session_id), message)
+    return version
 
 
 def room_push(*, session_id: int, stage: str) -> None:

@@ -58,13 +58,15 @@ def map_projection(*, bank_id: int | None, dim: int, weights: list[list[float]])
     return projection_fit(weights, bank_id=bank_id)
 
 
-def prototype_map(*, user_ids: Collection[int] | None = None, with_summaries: bool = False) -> PrototypeMap:
+def prototype_map(*, user_ids: Collection[int] | None = None, with_summaries: bool = False,
+                  versioned: bool = True) -> PrototypeMap:
     """Users on the active bank projected to 2-D with their prototype and vote count, and the live prototypes.
 
     ``user_ids`` limits the points (e.g. a demo session's participants; prototypes are always all live ones).
     ``version`` grows whenever an included point or a prototype changes: it adds the included profiles'
     versions (each fit bumps one), the newest clustering's version and the number of audited staff actions.
     (Deleting an included user lowers it; a map consumer that only watches for increases misses that one.)
+    ``versioned=False``: a caller with its own version (a demo room) saves the two queries; ``version`` is 0.
     """
     bank = _active_bank()
     profiles = RewardProfile.objects.filter(bank=bank) if bank is not None else RewardProfile.objects.none()
@@ -92,6 +94,8 @@ def prototype_map(*, user_ids: Collection[int] | None = None, with_summaries: bo
         MapPrototype(key=p[0], name=p[1] or f"prototype #{p[0]}", x=centres[i][0], y=centres[i][1], size=int(p[3]))
         for i, p in enumerate(live)
     ]
+    if not versioned:
+        return PrototypeMap(version=0, points=points, prototypes=prototypes)
     fit_version = PrototypeFit.objects.order_by("-version").values_list("version", flat=True).first() or 0
     version = sum(int(r[5]) for r in rows) + fit_version + PrototypeAudit.objects.count()
     return PrototypeMap(version=version, points=points, prototypes=prototypes)

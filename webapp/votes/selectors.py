@@ -84,15 +84,27 @@ def _repeat(user: AbstractBaseUser, rng: random.Random) -> Pair | None:
                                 repeat_of=original)
 
 
+#: a random pair comes from one of this many randomly chosen prompts (their answers are read in one query)
+RANDOM_PROMPTS = 50
+
+
 def _random(user: AbstractBaseUser, rng: random.Random, seen: set[frozenset[int]],
             only: Collection[int] | None = None) -> Pair | None:
-    prompts = Prompt.objects.all() if only is None else Prompt.objects.filter(pk__in=only)
-    with_features = Q(responses__axis_scores__isnull=False)
-    prompt_ids = list(prompts.annotate(n=Count("responses", filter=with_features)).filter(n__gte=2)
-                      .values_list("pk", flat=True))
+    if only is not None and len(only) <= RANDOM_PROMPTS:  # a demo session's dozen prompts: all are looked at
+        prompt_ids = sorted(only)
+    else:
+        prompts = Prompt.objects.all() if only is None else Prompt.objects.filter(pk__in=only)
+        with_features = Q(responses__axis_scores__isnull=False)
+        prompt_ids = list(prompts.annotate(n=Count("responses", filter=with_features)).filter(n__gte=2)
+                          .values_list("pk", flat=True))
     rng.shuffle(prompt_ids)
-    for prompt_id in prompt_ids[:50]:
-        ids = list(Response.objects.filter(prompt_id=prompt_id).exclude(axis_scores=None).values_list("pk", flat=True))
+    prompt_ids = prompt_ids[:RANDOM_PROMPTS]
+    featured: dict[int, list[int]] = {prompt_id: [] for prompt_id in prompt_ids}
+    for pk, prompt_id in (Response.objects.filter(prompt_id__in=prompt_ids).exclude(axis_scores=None)
+                          .order_by("pk").values_list("pk", "prompt_id")):  # one query, not one per prompt
+        featured[prompt_id].append(pk)
+    for prompt_id in prompt_ids:
+        ids = featured[prompt_id]
         candidates = [(a, b) for i, a in enumerate(ids) for b in ids[i + 1 :] if frozenset((a, b)) not in seen]
         if candidates:
             a, b = rng.choice(candidates)

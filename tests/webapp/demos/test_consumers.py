@@ -142,3 +142,37 @@ async def test_the_numbers_refresh_while_voting_without_touching_the_map(monkeyp
     assert 'data-testid="votes-per-minute">0<' in html and 'id="demo-stats"' in html
     assert "prototype-map" not in html  # a refresh is not an update: the map and its version stay
     await ws.disconnect()
+
+
+def _map_version(html: str) -> int:
+    return int(re.search(r'data-testid="prototype-map"\s+data-version="(\d+)"', html).group(1))
+
+
+async def test_a_screen_rendered_by_the_worker_is_forwarded_newest_first_and_never_goes_back() -> None:
+    """After a refit the worker renders the presenter screen and the socket only forwards it; a screen older than
+    one already shown (or than the page the presenter opened) is dropped, so ``data-version`` never decreases."""
+    demo, _ = await _room()
+    stale = await sync_to_async(services.presenter_push)(session_id=demo.pk, reason="test", rendered=True)
+    ws = await _connected(demo.presenter, f"/ws/demo/{demo.code}/present/")  # opened after that push
+    sent = await sync_to_async(services.presenter_push)(session_id=demo.pk, reason="refit", rendered=True)
+    html = await ws.receive_from(timeout=10)
+    assert _map_version(html) == sent > stale
+    assert 'data-testid="participant-count">1<' in html and 'hx-swap-oob="true"' in html
+    layer = get_channel_layer()
+    for old in (stale, sent):  # late deliveries of screens already covered
+        await layer.group_send(services.presenter_group(demo.pk), {
+            "type": "demo.updated", "session_id": demo.pk, "version": old, "reason": "refit", "html": "old"})
+    assert await ws.receive_nothing(timeout=0.5)
+    await ws.disconnect()
+
+
+async def test_forwarding_stops_when_the_presenter_loses_the_right_to_present(monkeypatch) -> None:
+    from webapp.demos.consumers import PresenterConsumer
+
+    monkeypatch.setattr(PresenterConsumer, "recheck_seconds", 0.0)
+    demo, _ = await _room()
+    ws = await _connected(demo.presenter, f"/ws/demo/{demo.code}/present/")
+    await sync_to_async(type(demo.presenter).objects.filter(pk=demo.presenter.pk).update)(is_staff=False)
+    await sync_to_async(services.presenter_push)(session_id=demo.pk, reason="refit", rendered=True)
+    assert (await ws.receive_output(timeout=10))["type"] == "websocket.close"
+    await ws.disconnect()

@@ -226,5 +226,6 @@ def test_a_room_vote_costs_a_bounded_number_of_queries(django_assert_max_num_que
     assert Vote.objects.filter(user=user).count() == 6
 
 
-#: measured on PostgreSQL (inside the test's transaction, so atomic blocks count SAVEPOINT/RELEASE too)
-QUERIES_PER_ROOM_VOTE = 24
+#: measured on PostgreSQL (inside the test's transaction, so atomic blocks count SAVEPOINT/RELEASE too): 19 at
+#: most, plus room for the next pair's random draw (an active suggestion reads more than a random pair)
+QUERIES_PER_ROOM_VOTE = 22

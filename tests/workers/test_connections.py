@@ -76,3 +76,20 @@ def test_a_worker_process_pushes_on_one_loop_and_one_redis_connection(own_loop) 
     sent.join(timeout=10)
     assert loop.run_until_complete(layer.receive(channel))["n"] == 99
     loop.run_until_complete(layer.group_discard("live-test", channel))
+
+
+def test_a_worker_process_does_its_one_time_work_when_it_starts(own_loop) -> None:
+    """What a fresh process's first refits used to pay (measured 200-450 ms each in a room's first second): the
+    ML imports, torch's first fit, the templates a refit renders; and the loop its pushes use."""
+    import sys
+
+    from django.template import engines
+
+    from workers.tasks import WARM_TEMPLATES, _warm_up
+
+    live._own = None
+    cached = engines["django"].engine.template_loaders[0].loaders[0]  # django-template-partials wraps Django's
+    cached.reset()  # forget what earlier tests compiled
+    _warm_up()
+    assert "workers.refit" in sys.modules and live._own is not None
+    assert set(WARM_TEMPLATES) <= set(cached.get_template_cache)

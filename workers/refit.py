@@ -247,13 +247,12 @@ def profile_refit_run(*, user_id: int) -> int | None:
     """
     from django.contrib.auth import get_user_model
 
-
-    if not get_user_model().objects.filter(pk=user_id).exists():
-        return None  # user deleted meanwhile: nothing to fit
     for _ in range(MAX_CLAIM_ATTEMPTS):
         # the votes first, then the profile: a vote stored in between is newer than what this fit claims
         all_votes = _votes_seen(user_id)
         current = RewardProfile.objects.filter(user_id=user_id).first()
+        if current is None and not get_user_model().objects.filter(pk=user_id).exists():
+            return None  # user deleted meanwhile (a profile goes with its user): nothing to fit
         newest = all_votes["newest"] or 0
         expected = current.version if current else 0
         up_to_date = current is not None and current.fitted_vote_id == newest and expected > 0

@@ -78,11 +78,11 @@ def session_prompt_ids(*, session: DemoSession) -> set[int]:
 
 
 def participant_prompt_ids(*, user_id: int) -> set[int] | None:
-    """The prompts a demo guest is asked about (their session's), or None for everyone else (one query)."""
-    session_id = Participant.objects.filter(user_id=user_id).values_list("session_id", flat=True).first()
-    if session_id is None:
-        return None
-    return set(DemoSession.prompts.through.objects.filter(demosession_id=session_id).values_list("prompt_id", flat=True))
+    """The prompts a demo guest is asked about (their session's), or None for everyone else (one query; a session
+    always has prompts, so none found means not a guest)."""
+    prompt_ids = set(DemoSession.prompts.through.objects.filter(demosession__participants__user_id=user_id)
+                     .values_list("prompt_id", flat=True))
+    return prompt_ids or None
 
 
 @dataclass(frozen=True)

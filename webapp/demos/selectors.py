@@ -124,9 +124,7 @@ def room_map(*, session: DemoSession, participants: list[RoomParticipant]) -> di
     from webapp.prototypes.selectors import prototype_map
 
     names = {p.user_id: p.display_name for p in participants}
-    data: dict[str, Any] = dict(prototype_map(user_ids=list(names), versioned=False))
-    data["points"] = [{**point, "label": names.get(point["user_id"], point["label"]), "summary": ""}
-                      for point in data["points"]]
+    data: dict[str, Any] = dict(prototype_map(user_ids=list(names), versioned=False, labels=names))
     data["version"] = session.push_version
     return data
 

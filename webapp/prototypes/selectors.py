@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TypedDict
@@ -59,7 +59,7 @@ def map_projection(*, bank_id: int | None, dim: int, weights: list[list[float]])
 
 
 def prototype_map(*, user_ids: Collection[int] | None = None, with_summaries: bool = False,
-                  versioned: bool = True) -> PrototypeMap:
+                  versioned: bool = True, labels: Mapping[int, str] | None = None) -> PrototypeMap:
     """Users on the active bank projected to 2-D with their prototype and vote count, and the live prototypes.
 
     ``user_ids`` limits the points (e.g. a demo session's participants; prototypes are always all live ones).
@@ -67,27 +67,30 @@ def prototype_map(*, user_ids: Collection[int] | None = None, with_summaries: bo
     versions (each fit bumps one), the newest clustering's version and the number of audited staff actions.
     (Deleting an included user lowers it; a map consumer that only watches for increases misses that one.)
     ``versioned=False``: a caller with its own version (a demo room) saves the two queries; ``version`` is 0.
+    ``labels``: the points' labels by user id (a demo room's display names) instead of usernames.
     """
     bank = _active_bank()
     profiles = RewardProfile.objects.filter(bank=bank) if bank is not None else RewardProfile.objects.none()
     if user_ids is not None:
         profiles = profiles.filter(user_id__in=list(user_ids))
-    rows = list(profiles.order_by("-vote_count", "user_id")
-                .values_list("user_id", "weights", "prototype_id", "vote_count", "summary", "version",
-                             "user__username")[:MAP_MAX_POINTS])
+    columns = ["user_id", "weights", "prototype_id", "vote_count", "version"]
+    columns += ["summary"] if with_summaries else []
+    columns += ["user__username"] if labels is None else []  # a join only when the labels are usernames
+    rows = list(profiles.order_by("-vote_count", "user_id").values(*columns)[:MAP_MAX_POINTS])
     dim = len(bank.names) if bank is not None else 0
-    rows = [r for r in rows if len(r[1]) == dim and dim > 0]
+    rows = [r for r in rows if len(r["weights"]) == dim and dim > 0]
     live = list(Prototype.objects.exclude(status=Prototype.Status.RETIRED).filter(bank=bank)
                 .values_list("key", "name", "mean", "size"))
     live = [p for p in live if len(p[2]) == dim and dim > 0]
-    projection = map_projection(bank_id=bank.pk if bank else None, dim=dim, weights=[r[1] for r in rows])
-    xy = projection_apply(projection, [r[1] for r in rows]) if projection else []
+    weights = [r["weights"] for r in rows]
+    projection = map_projection(bank_id=bank.pk if bank else None, dim=dim, weights=weights)
+    xy = projection_apply(projection, weights) if projection else []
     centres = projection_apply(projection, [p[2] for p in live]) if projection else []
     live_keys = {p[0] for p in live}
     points = [
-        MapPoint(user_id=r[0], label=r[6], x=xy[i][0], y=xy[i][1],
-                 prototype_key=r[2] if r[2] in live_keys else None, votes=int(r[3]),
-                 summary=r[4] if with_summaries else "")
+        MapPoint(user_id=r["user_id"], label=r["user__username"] if labels is None else labels.get(r["user_id"], ""),
+                 x=xy[i][0], y=xy[i][1], prototype_key=r["prototype_id"] if r["prototype_id"] in live_keys else None,
+                 votes=int(r["vote_count"]), summary=r.get("summary", ""))
         for i, r in enumerate(rows)
     ]
     prototypes = [
@@ -97,7 +100,7 @@ def prototype_map(*, user_ids: Collection[int] | None = None, with_summaries: bo
     if not versioned:
         return PrototypeMap(version=0, points=points, prototypes=prototypes)
     fit_version = PrototypeFit.objects.order_by("-version").values_list("version", flat=True).first() or 0
-    version = sum(int(r[5]) for r in rows) + fit_version + PrototypeAudit.objects.count()
+    version = sum(int(r["version"]) for r in rows) + fit_version + PrototypeAudit.objects.count()
     return PrototypeMap(version=version, points=points, prototypes=prototypes)
 
 

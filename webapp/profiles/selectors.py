@@ -22,6 +22,30 @@ class AxisWeight:
     weight: float
     stddev: float
 
+    # Pre-formatted for the panel, which every refit re-renders (Django's floatformat goes through Decimal and
+    # was a third of that render): two decimals to read, three for the bar's CSS.
+    @property
+    def weight_text(self) -> str:
+        return _fixed(self.weight, 2)
+
+    @property
+    def stddev_text(self) -> str:
+        return _fixed(self.stddev, 2)
+
+    @property
+    def weight_css(self) -> str:
+        return _fixed(self.weight, 3)
+
+    @property
+    def stddev_css(self) -> str:
+        return _fixed(self.stddev, 3)
+
+
+def _fixed(value: float, digits: int) -> str:
+    """``value`` with ``digits`` decimals, never "-0.00" (as floatformat)."""
+    text = f"{value:.{digits}f}"
+    return text[1:] if text.startswith("-") and float(text) == 0 else text
+
 
 @dataclass(frozen=True)
 class ProfileView:

@@ -15,6 +15,7 @@ from django.urls import reverse
 
 from webapp.demos import selectors
 from webapp.demos.models import DemoSession
+from webapp.demos.panels import participant_panel, presenter_live, presenter_session
 from webapp.demos.services import presenter_group, room_group
 from webapp.group_consumer import GroupConsumer
 
@@ -155,7 +156,7 @@ class PresenterConsumer(GroupConsumer):
         """The session, while this user may still present it (None once the session or the permission is gone)."""
         from django.contrib.auth import get_user_model
 
-        session = DemoSession.objects.filter(pk=self.session_id).first()
+        session = presenter_session(session_id=self.session_id)
         user = get_user_model().objects.filter(pk=self.user_id).first()
         if session is None or user is None or not selectors.can_present(user=user, session=session):
             return None
@@ -166,9 +167,8 @@ class PresenterConsumer(GroupConsumer):
         return self._session() is not None
 
     def _render(self) -> tuple[int, str] | None:
-        from webapp.demos.panels import presenter_live
-
-        return presenter_live(session_id=self.session_id) if self._session() is not None else None
+        session = self._session()
+        return None if session is None else presenter_live(session=session)
 
     @database_sync_to_async
     def _render_stats(self) -> str | None:
@@ -247,6 +247,4 @@ class ParticipantConsumer(GroupConsumer):
 
     @database_sync_to_async
     def _render_live(self) -> str | None:
-        from webapp.demos.panels import participant_panel
-
         return participant_panel(participant_id=self.participant_id)

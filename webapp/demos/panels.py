@@ -26,11 +26,13 @@ def participant_panel(*, participant_id: int) -> str | None:
     })
 
 
-def presenter_live(*, session_id: int) -> tuple[int, str] | None:
+def presenter_session(*, session_id: int) -> DemoSession | None:
+    """The session as :func:`presenter_live` renders it (with its showcase prompt)."""
+    return DemoSession.objects.select_related("showcase_prompt").filter(pk=session_id).first()
+
+
+def presenter_live(*, session: DemoSession) -> tuple[int, str]:
     """The presenter screen's live parts (numbers, map, participants, reveal) as out-of-band swaps, with the push
-    version they show (the map's ``data-version``); None when the session is gone."""
-    session = DemoSession.objects.select_related("showcase_prompt").filter(pk=session_id).first()
-    if session is None:
-        return None
+    version they show (the map's ``data-version``, as read with ``session``)."""
     html = render_to_string("demos/present.html#live", {**selectors.presenter_screen(session=session), "oob": True})
     return int(session.push_version), html

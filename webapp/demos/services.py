@@ -19,7 +19,7 @@ from webapp.catalog.models import Prompt
 from webapp.demos import selectors
 from webapp.demos.codes import code_new, code_normalise, code_well_formed
 from webapp.demos.models import DemoSession, Participant, StageChange
-from webapp.demos.panels import presenter_live
+from webapp.demos.panels import presenter_live, presenter_session
 from webapp.demos.ratelimit import Limit, limit_exceeded, limit_hit
 from webapp.live import group_send
 from workers.enqueue import demo_prepare_enqueue, demo_reveal_enqueue
@@ -281,10 +281,10 @@ def presenter_push(*, session_id: int, reason: str, rendered: bool = False) -> i
     message: dict[str, object] = {"type": "demo.updated", "session_id": session_id, "version": version,
                                   "reason": reason}
     if rendered:
-        live = presenter_live(session_id=session_id)
-        if live is None or live[0] > version:
+        session = presenter_session(session_id=session_id)
+        if session is None or session.push_version > version:
             return version
-        message["version"], message["html"] = live
+        message["version"], message["html"] = presenter_live(session=session)
     group_send(presenter_group(session_id), message)
     return version
 

@@ -2,10 +2,12 @@
 
 Same model, same prompt, same process; greedy decoding so every variant produces the same tokens (checked).
 Variants run interleaved and each figure is the median of ``--repeats`` runs, because the machine is shared.
-Optional rows: static KV cache, dynamic int8 quantisation (CPU), ``torch.compile`` (``--compile``), llama.cpp
-(skipped unless ``llama_cpp`` is importable). Prints a table and writes JSON under benchmarks/results/.
+The model is the app's (``--quantize``, default ``int4-weight`` as the workers run it). Optional rows: the float
+model (``--float``), static KV cache, dynamic int8 quantisation of the float model (CPU), ``torch.compile``
+(``--compile``), and llama.cpp on the packaged GGUF (skipped unless ``llama_cpp`` is importable; timed
+``--repeats`` times, interleaved with the others). Prints a table and writes JSON under benchmarks/results/.
 
-    .venv/bin/python benchmarks/generation_speed.py --tokens 48 --repeats 3 --threads 1
+    .venv/bin/python benchmarks/generation_speed.py --tokens 32 --repeats 5 --threads 1 --float --int8
 """
 
 from __future__ import annotations
@@ -93,21 +95,27 @@ def _measure(variants: dict[str, Callable[[], list[int]]], repeats: int) -> dict
     }
 
 
-def _llama_cpp_row(tokens: int) -> dict[str, Any]:
+LLAMA_CPP = "llama.cpp (same GGUF)"
+
+
+def _llama_cpp(tokens: int) -> Callable[[], list[int]] | None:
+    """llama.cpp greedy on the packaged Q4_1 GGUF, prompt evaluation included as in the other rows (its own prompt
+    cache is cleared each run); None when ``llama-cpp-python`` is absent."""
     if importlib.util.find_spec("llama_cpp") is None:
-        return {"skipped": "llama-cpp-python is not installed (it compiles for ~9 min); comparison skipped"}
+        return None
     from llama_cpp import Llama
 
     from personalization.generation import _SMOLLM2_GGUF, packaged_smollm2_dir
 
     llm = Llama(model_path=str(packaged_smollm2_dir() / _SMOLLM2_GGUF), n_ctx=512, n_threads=torch.get_num_threads(),
-                verbose=False)
-    llm.create_chat_completion(messages=MESSAGES, max_tokens=4, temperature=0.0)
-    start = time.perf_counter()
-    out = llm.create_chat_completion(messages=MESSAGES, max_tokens=tokens, temperature=0.0)
-    seconds = time.perf_counter() - start
-    produced = int(out["usage"]["completion_tokens"])
-    return {"tok_per_s": produced / seconds, "tokens": produced, "note": "Q4_1 GGUF, includes prompt eval"}
+                n_threads_batch=torch.get_num_threads(), verbose=False)
+
+    def run() -> list[int]:
+        llm.reset()
+        out = llm.create_chat_completion(messages=MESSAGES, max_tokens=tokens, temperature=0.0)
+        return [0] * int(out["usage"]["completion_tokens"])  # the count is what the timing needs
+
+    return run
 
 
 def main() -> None:
@@ -117,6 +125,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1,
                         help="torch intra-op threads; 1 is fastest on a busy 2-core host (2 threads spin-wait)")
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--quantize", default="int4-weight", help="the backend's weights (GeneratorConfig.quantize)")
+    parser.add_argument("--float", action="store_true", help="also time the float (unquantised) model")
     parser.add_argument("--int8", action="store_true", help="also time dynamic int8 quantisation (CPU)")
     parser.add_argument("--static", action="store_true", help="also time the static KV cache")
     parser.add_argument("--compile", action="store_true", help="also time torch.compile (slow to compile)")
@@ -125,7 +135,9 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     load_start = os.getloadavg()[0]
 
-    gen = Generator(GeneratorConfig(device=args.device))
+    gen = Generator(GeneratorConfig(device=args.device, quantize=args.quantize))
+    floating = (Generator(GeneratorConfig(device=args.device)) if args.float or args.int8 or args.compile
+                or args.static else gen)
     tokens = args.tokens
     variants: dict[str, Callable[[], list[int]]] = {
         "raw model.generate": _raw_generate(gen, tokens),
@@ -133,21 +145,28 @@ def main() -> None:
         "guided PAD, one batched forward": _guided(gen, tokens, batch_passes=True),
         "guided PAD, two forwards": _guided(gen, tokens, batch_passes=False),
     }
+    if args.float:
+        variants["backend, float weights"] = _backend(floating, tokens)
     if args.static:
-        static = Generator.from_model(gen.model, gen.tokenizer, GeneratorConfig(device=args.device, kv_cache="static"))
-        variants["backend, static KV cache"] = _backend(static, tokens)
+        static = Generator.from_model(floating.model, gen.tokenizer,
+                                      GeneratorConfig(device=args.device, kv_cache="static"))
+        variants["backend, float, static KV cache"] = _backend(static, tokens)
     if args.int8:
-        int8 = Generator.from_model(gen.model, gen.tokenizer, GeneratorConfig(device=args.device, quantize="int8"))
+        int8 = Generator.from_model(floating.model, gen.tokenizer,  # quantize_dynamic quantises a copy
+                                    GeneratorConfig(device=args.device, quantize="int8"))
         variants["backend, int8 dynamic quantisation"] = _backend(int8, tokens)
     if args.compile:
         # Best case for compile: static cache and one prompt, so the graph compiled in the warm-up is reused.
         # A worker would recompile for every new prompt length / batch size unless cache lengths are bucketed.
         import copy
 
-        twin = copy.deepcopy(gen.model)
+        twin = copy.deepcopy(floating.model)
         twin.forward = torch.compile(twin.forward, dynamic=False)
         compiled = Generator.from_model(twin, gen.tokenizer, GeneratorConfig(device=args.device, kv_cache="static"))
-        variants["backend, static cache + torch.compile"] = _backend(compiled, tokens)
+        variants["backend, float, static cache + torch.compile"] = _backend(compiled, tokens)
+    llama = _llama_cpp(tokens)
+    if llama is not None:
+        variants[LLAMA_CPP] = llama
     rows = _measure(variants, args.repeats)
 
     plain = rows["backend (sample_ids)"]
@@ -184,12 +203,16 @@ def main() -> None:
             "two forwards": rows["guided PAD, two forwards"]["best_ms_per_token"] / plain["best_ms_per_token"],
         },
         "time_to_first_token_s": ttft,
-        "llama_cpp": _llama_cpp_row(tokens),
+        "quantize": args.quantize,
+        "llama_cpp": ({k: v for k, v in rows[LLAMA_CPP].items() if k != "ids"} | {"note": "Q4_1 GGUF"}
+                      if llama is not None else
+                      {"skipped": "llama-cpp-python is not installed (it compiles for ~9 min); comparison skipped"}),
     }
+    float_ids = rows["backend, float weights"]["ids"] if args.float else None
     for name, row in rows.items():
-        if name.startswith("backend, "):
+        if name.startswith("backend") and float_ids is not None:
             same = 0
-            for a, b in zip(row["ids"], ref_ids, strict=False):
+            for a, b in zip(row["ids"], float_ids, strict=False):
                 if a != b:
                     break
                 same += 1

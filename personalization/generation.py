@@ -29,6 +29,98 @@ log = logging.getLogger(__name__)
 
 PACKAGED_SMOLLM2 = "packaged:SmolLM2-135M-Instruct"
 _SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+QUANTIZE_MODES = ("none", "int4-weight", "int8")
+
+
+class Int8WeightLinear(torch.nn.Module):
+    """Weight-only int8 replacement of an ``nn.Linear`` (symmetric, one scale per output channel), as gpt-fast and
+    torchao's int8 weight-only mode do. On CPU the matmul is PyTorch's fused ``_weight_int8pack_mm`` with bfloat16
+    activations; elsewhere the weight is dequantised into the activations' dtype for the call."""
+
+    weight_int8: torch.Tensor  # (out, in) int8
+    scales: torch.Tensor  # (out,) bfloat16
+
+    def __init__(self, linear: torch.nn.Linear) -> None:
+        super().__init__()
+        weight = linear.weight.detach().float()  # (out, in)
+        scales = weight.abs().amax(dim=1).clamp(min=1e-12) / 127.0  # (out,)
+        self.register_buffer("weight_int8", (weight / scales[:, None]).round().clamp(-127, 127).to(torch.int8))
+        self.register_buffer("scales", scales.to(torch.bfloat16))
+        self.bias = linear.bias
+        self.in_features, self.out_features = linear.in_features, linear.out_features
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        flat = x.reshape(-1, self.in_features)  # (M, in)
+        if x.device.type == "cpu":
+            y = torch._weight_int8pack_mm(flat.to(torch.bfloat16), self.weight_int8, self.scales).to(x.dtype)
+        else:
+            y = flat @ (self.weight_int8.to(x.dtype) * self.scales.to(x.dtype)[:, None]).T
+        if self.bias is not None:
+            y = y + self.bias
+        return y.reshape(*x.shape[:-1], self.out_features)
+
+
+class Int4WeightLinear(torch.nn.Module):
+    """Weight-only int4 replacement of an ``nn.Linear``: asymmetric, one scale and one minimum per group of
+    ``group_size`` input weights, i.e. llama.cpp's Q4_1 layout (``w = scale · q + min``, q in 0..15), so the
+    packaged SmolLM2 (a Q4_1 GGUF) gets its own quantisation grid back. On CPU the matmul is PyTorch's fused
+    ``_weight_int4pack_mm_for_cpu`` (bfloat16 activations, the kernel gpt-fast and torchao use); other devices
+    multiply by the dequantised weight, same module."""
+
+    packed: torch.Tensor  # CPU: the kernel's packed int4 layout
+    scale_zero: torch.Tensor  # CPU: (in / group_size, out, 2) bfloat16
+    weight: torch.Tensor  # other devices: the dequantised (out, in) weight
+
+    def __init__(self, linear: torch.nn.Linear, group_size: int = 32) -> None:
+        super().__init__()
+        weight = linear.weight.detach().float()  # (out, in)
+        out_f, in_f = weight.shape
+        groups = weight.reshape(out_f, in_f // group_size, group_size)
+        lo, hi = groups.amin(dim=-1), groups.amax(dim=-1)  # (out, in / g)
+        scale = ((hi - lo) / 15.0).clamp(min=1e-12)
+        q = ((groups - lo[..., None]) / scale[..., None]).round().clamp(0, 15).reshape(out_f, in_f)
+        self.group_size, self.in_features, self.out_features = group_size, in_f, out_f
+        self.bias = linear.bias
+        if weight.device.type == "cpu":
+            self.register_buffer("packed", torch._convert_weight_to_int4pack_for_cpu(q.to(torch.int32), 2))
+            # the kernel's convention: w = (q − 8) · scale + zero, with (in / g, out, 2) pairs of (scale, zero)
+            pairs = torch.stack([scale, lo + 8.0 * scale], dim=-1).transpose(0, 1).contiguous()
+            self.register_buffer("scale_zero", pairs.to(torch.bfloat16))
+        else:
+            dequantised = (q.reshape(groups.shape) * scale[..., None] + lo[..., None]).reshape(out_f, in_f)
+            self.register_buffer("weight", dequantised.to(linear.weight.dtype))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        flat = x.reshape(-1, self.in_features)  # (M, in)
+        if x.device.type == "cpu":
+            y = torch._weight_int4pack_mm_for_cpu(flat.to(torch.bfloat16), self.packed, self.group_size,
+                                                  self.scale_zero).to(x.dtype)
+        else:
+            y = flat @ self.weight.T
+        if self.bias is not None:
+            y = y + self.bias
+        return y.reshape(*x.shape[:-1], self.out_features)
+
+
+def weight_only_quantize(model: torch.nn.Module, group_size: int = 32) -> torch.nn.Module:
+    """Quantise a causal LM's linear layers in place: int4 groups (``Int4WeightLinear``) for every layer whose
+    input width divides into the kernel's tiles (2 × ``group_size``), int8 per channel for the output head
+    (the most sensitive one; the Q4_1 GGUF keeps it at 8 bits too), float for the rest. Returns ``model``."""
+    output_embeddings = getattr(model, "get_output_embeddings", None)
+    head = output_embeddings() if callable(output_embeddings) else None
+
+    def visit(module: torch.nn.Module) -> None:
+        for name, child in module.named_children():
+            if child is head and isinstance(child, torch.nn.Linear):
+                setattr(module, name, Int8WeightLinear(child))
+            elif isinstance(child, torch.nn.Linear):
+                if child.in_features % (2 * group_size) == 0:
+                    setattr(module, name, Int4WeightLinear(child, group_size))
+            else:
+                visit(child)
+
+    visit(model)
+    return model
 
 
 @dataclass
@@ -41,9 +133,15 @@ class GeneratorConfig:
     dtype: ``float32``, ``bfloat16`` or ``float16``.
     kv_cache: ``dynamic`` (grows per token; fastest eager on CPU) or ``static`` (pre-allocated to prompt +
         ``max_new_tokens``; the layout ``torch.compile``/CUDA graphs need).
-    quantize: ``none`` or ``int8``: dynamic int8 quantisation of every ``nn.Linear`` (CPU only,
-        ``torch.ao.quantization.quantize_dynamic``). Faster on some CPUs, but the weights lose precision, so
-        sampled text differs from the float model and quality can drop slightly; off by default.
+    quantize: ``none``, ``int4-weight`` or ``int8``.
+        ``int4-weight`` (``weight_only_quantize``): Q4_1-style int4 groups for the transformer's linear layers,
+        int8 for the output head; activations stay in float. Decoding one token reads every weight once, so on
+        CPU it is bound by memory traffic, and ~1/6 of fp32's bytes makes it ~2-3x faster here. For the packaged
+        SmolLM2 it restores the GGUF's own Q4_1 grid, so text stays close to the float copy's.
+        ``int8``: dynamic int8 quantisation of activations and weights (CPU only,
+        ``torch.ao.quantization.quantize_dynamic``); slower than ``int4-weight`` at batch 1 (it quantises every
+        activation) and further from the float model.
+        Quantised weights (and bfloat16 activations inside the CPU kernels) can change sampled text slightly.
     """
 
     model_path: str = PACKAGED_SMOLLM2
@@ -56,8 +154,8 @@ class GeneratorConfig:
     def __post_init__(self) -> None:
         if self.kv_cache not in ("dynamic", "static"):
             raise ValueError(f"kv_cache must be 'dynamic' or 'static', not {self.kv_cache!r}")
-        if self.quantize not in ("none", "int8"):
-            raise ValueError(f"quantize must be 'none' or 'int8', not {self.quantize!r}")
+        if self.quantize not in QUANTIZE_MODES:
+            raise ValueError(f"quantize must be one of {QUANTIZE_MODES}, not {self.quantize!r}")
 
 
 @dataclass
@@ -316,7 +414,9 @@ class Generator:
         if self.tokenizer.pad_token is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
         model = model.to(self.device).eval()
-        if self.config.quantize == "int8":
+        if self.config.quantize == "int4-weight":
+            model = weight_only_quantize(model)
+        elif self.config.quantize == "int8":
             if self.device.type != "cpu":
                 raise ValueError("quantize='int8' (dynamic int8 linear layers) runs on CPU only")
             from torch.ao.quantization import quantize_dynamic

@@ -36,12 +36,12 @@ DELTA_FLUSH_SECONDS = 0.05  # coalesce deltas: fewer websocket frames, same text
 
 
 @lru_cache(maxsize=1)
-def generator_get(model_path: str, cache_dir: str, device: str) -> Generator:
+def generator_get(model_path: str, cache_dir: str, device: str, quantize: str = "none") -> Generator:
     """One generator per worker process (loading is the expensive part)."""
     threads = worker_config().torch_threads
     if threads:
         torch.set_num_threads(threads)
-    return Generator(GeneratorConfig(model_path=model_path, cache_dir=cache_dir, device=device))
+    return Generator(GeneratorConfig(model_path=model_path, cache_dir=cache_dir, device=device, quantize=quantize))
 
 
 def _send(job_id: str, message: dict[str, object]) -> None:
@@ -119,7 +119,7 @@ def compare_run_job(*, job_id: str) -> str | None:
 
 def _run(job: GenerationJob, started: float) -> str:
     config = worker_config()
-    generator = generator_get(config.generator, config.model_cache_dir, config.device)
+    generator = generator_get(config.generator, config.model_cache_dir, config.device, config.generator_quantize)
     bank_id, bank = bank_ensure()
     profile = RewardProfile.objects.filter(user=job.user).first()
     weights = _user_reward(profile, bank)

@@ -8,18 +8,23 @@ from functools import lru_cache
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
+from personalization.generation import QUANTIZE_MODES
+
 
 @dataclass(frozen=True)
 class WorkerConfig:
     """device: ``auto`` picks CUDA when present. encoder / generator: ``packaged:...`` or a HF path or id.
     prior_precision: Gaussian prior precision on user weights. tie_strength: Davidson ν.
     confident_votes: votes after which a profile is called confident.
+    generator_quantize: the generator's weights (``personalization.generation.QUANTIZE_MODES``): ``int4-weight``
+    by default, 2-3x faster decoding on CPU than ``none``.
     torch_threads: intra-op threads per worker process (0: torch's default, one per core); 1 is much faster
     when several model-loading processes share few cores."""
 
     device: str = "auto"
     encoder: str = "packaged:all-MiniLM-L6-v2"
     generator: str = "packaged:SmolLM2-135M-Instruct"
+    generator_quantize: str = "int4-weight"
     model_cache_dir: str = "var/models"
     prior_precision: float = 1.0
     tie_strength: float = 0.5
@@ -37,4 +42,7 @@ def worker_config() -> WorkerConfig:
     config = WorkerConfig(**raw)
     if config.prior_precision <= 0 or config.tie_strength < 0 or config.confident_votes < 1 or config.torch_threads < 0:
         raise ImproperlyConfigured("PERSONALIZATION: prior_precision > 0, tie_strength >= 0, confident_votes >= 1")
+    if config.generator_quantize not in QUANTIZE_MODES:
+        raise ImproperlyConfigured(f"PERSONALIZATION generator_quantize (TAILOR_GENERATOR_QUANTIZE) must be one of "
+                                   f"{QUANTIZE_MODES}, not {config.generator_quantize!r}")
     return config

@@ -93,7 +93,8 @@ def _default_answer(session: DemoSession) -> str:
         from workers.config import worker_config
 
         config = worker_config()
-        generator = generator_get(config.generator, config.model_cache_dir, config.device)
+        generator = generator_get(config.generator, config.model_cache_dir, config.device,
+                                  config.generator_quantize)
         sampling = SamplingConfig(max_new_tokens=MAX_NEW_TOKENS, temperature=0.7, top_p=0.9, seed=0)
         text = "".join(generator.stream([{"role": "user", "content": prompt.text}], sampling)).strip()
     demo_services.session_default_answer_store(session_id=session.pk, text=text)

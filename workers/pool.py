@@ -46,7 +46,7 @@ def pool_generate_run(*, prompt_id: int, max_styles: int | None = None, max_new_
     if not todo:
         return 0
     config = worker_config()
-    generator = generator_get(config.generator, config.model_cache_dir, config.device)
+    generator = generator_get(config.generator, config.model_cache_dir, config.device, config.generator_quantize)
     for index, style in enumerate(todo):
         sampling = SamplingConfig(max_new_tokens=max_new_tokens or int(style["max_new_tokens"]),
                                   temperature=float(style["temperature"]), seed=prompt_id * 31 + index)

@@ -6,7 +6,15 @@ from typing import Any
 import pytest
 import torch
 
-from personalization.generation import Generator, GeneratorConfig, SamplingConfig, TextStream, logits_sample
+from personalization.generation import (
+    Generator,
+    GeneratorConfig,
+    Int4WeightLinear,
+    Int8WeightLinear,
+    SamplingConfig,
+    TextStream,
+    logits_sample,
+)
 
 CHATML = (
     "{% for message in messages %}<|im_start|>{{ message['role'] }}\n{{ message['content'] }}<|im_end|>\n"
@@ -116,6 +124,49 @@ def test_int8_quantisation_option_still_generates() -> None:
     assert len("".join(quantised.stream(MESSAGES, GREEDY)).split()) >= 1
 
 
+def test_int4_weight_layer_reproduces_weights_on_a_q4_1_grid() -> None:
+    torch.manual_seed(0)
+    linear = torch.nn.Linear(128, 48, bias=True)
+    # put the weight on a Q4_1 grid (per group of 32: scale · q + min, q in 0..15) as the packaged GGUF's are
+    q = torch.randint(0, 16, (48, 4, 32)).float()
+    q[..., 0], q[..., 1] = 0, 15  # every group spans the whole grid, so its min and scale are recovered exactly
+    scale, low = torch.rand(48, 4, 1) * 0.02 + 0.001, torch.randn(48, 4, 1) * 0.1
+    with torch.no_grad():
+        linear.weight.copy_((q * scale + low).reshape(48, 128))
+    quantised = Int4WeightLinear(linear)
+    x = torch.randn(3, 5, 128)
+    with torch.no_grad():
+        expected = linear(x)
+    # only bfloat16 rounding of activations, scales and minimums remains
+    assert quantised(x).shape == (3, 5, 48)
+    assert torch.allclose(quantised(x), expected, atol=0.02 * float(expected.abs().max()))
+
+
+def test_int8_weight_layer_is_close_to_the_float_layer() -> None:
+    torch.manual_seed(1)
+    linear = torch.nn.Linear(96, 40, bias=False)
+    x = torch.randn(4, 96)
+    with torch.no_grad():
+        expected = linear(x)
+    assert torch.allclose(Int8WeightLinear(linear)(x), expected, atol=0.02 * float(expected.abs().max()))
+
+
+def test_int4_weight_option_quantises_layers_and_head_and_still_generates() -> None:
+    tokenizer = tiny_tokenizer()
+    reference = tiny_model(tokenizer)
+    quantised = tiny_generator(quantize="int4-weight")
+    layer = quantised.model.model.layers[0]
+    assert isinstance(layer.mlp.down_proj, Int4WeightLinear)  # in_features 64: two groups of 32
+    assert isinstance(layer.self_attn.q_proj, torch.nn.Linear)  # in_features 32 does not fill the kernel's tiles
+    assert isinstance(quantised.model.lm_head, Int8WeightLinear)
+    ids = torch.tensor([quantised.prompt_ids(MESSAGES)])
+    with torch.inference_mode():
+        expected, got = reference(input_ids=ids).logits, quantised.model(input_ids=ids).logits
+    # random (off-grid) weights lose precision in 4 bits, but the logits keep their shape
+    assert float((got - expected).norm() / expected.norm()) < 0.2
+    assert len("".join(quantised.stream(MESSAGES, GREEDY)).split()) >= 1
+
+
 def test_bad_config_values_fail_loudly() -> None:
     with pytest.raises(ValueError, match="kv_cache"):
         GeneratorConfig(kv_cache="paged")
@@ -162,3 +213,7 @@ def test_packaged_smollm2_generates_streams_and_guides() -> None:
     assert guided.generate(messages, "You prefer a playful, humorous touch.", sampling)
     plain = GuidedDecoder(generator, GuidanceConfig(beta=0.0))
     assert plain.generate(messages, "You prefer a playful, humorous touch.", sampling) == streamed
+    # int4 weights restore the GGUF's own Q4_1 grid: the greedy answer's start is unchanged
+    quantised = Generator.from_model(generator.model, generator.tokenizer,
+                                     GeneratorConfig(device="cpu", quantize="int4-weight"))
+    assert "".join(quantised.stream(messages, sampling)).strip() == streamed

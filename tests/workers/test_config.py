@@ -1,0 +1,29 @@
+from __future__ import annotations
+
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+from django.test import override_settings
+
+from workers.config import worker_config
+
+
+@pytest.fixture(autouse=True)
+def _fresh_config():
+    worker_config.cache_clear()
+    yield
+    worker_config.cache_clear()
+
+
+def test_the_generator_decodes_with_int4_weights_by_default(settings) -> None:
+    assert worker_config().generator_quantize == "int4-weight"
+
+
+@pytest.mark.parametrize(("key", "value", "message"), [
+    ("generator_quantize", "int3", "TAILOR_GENERATOR_QUANTIZE"),
+    ("prior_precision", 0.0, "prior_precision"),
+    ("gpu_layers", 4, "unknown PERSONALIZATION keys"),
+])
+def test_bad_worker_settings_fail_loudly(settings, key: str, value: object, message: str) -> None:
+    with override_settings(PERSONALIZATION={**settings.PERSONALIZATION, key: value}), \
+            pytest.raises(ImproperlyConfigured, match=message):
+        worker_config()

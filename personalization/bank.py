@@ -65,6 +65,17 @@ class BaseRewardBank:
         latent = torch.as_tensor(embeddings, dtype=torch.float32) @ self.latent_  # (N, L)
         return torch.cat([axes, latent], dim=1)
 
+    def named_features(self, axis_scores: torch.Tensor) -> torch.Tensor:
+        """(N, K) φ for fresh text (e.g. new generations): the standardised named axes, zero for every latent basis.
+
+        The latent bases are fitted on the embeddings of the pool that users voted on; on the generator's own new
+        samples their rewards do not follow users' true rewards (within-prompt correlation −0.05, against 0.33 for
+        the named axes: ``benchmarks/reward_transfer.py``), so reranking fresh candidates uses the named part of a
+        user's reward only. Same width as ``features``, so the user's weights and prototypes apply unchanged.
+        """
+        axes = (torch.as_tensor(axis_scores, dtype=torch.float32) - self.axis_mean_) / self.axis_std_  # (N, A)
+        return torch.cat([axes, axes.new_zeros(axes.shape[0], self.n_latent)], dim=1)
+
     def pair_diffs(
         self, axes_first: torch.Tensor, emb_first: torch.Tensor | None, axes_second: torch.Tensor,
         emb_second: torch.Tensor | None,

@@ -1,7 +1,8 @@
 """Personalised decoding: best-of-N reranking and decoding-time guidance (PAD).
 
 Best-of-N samples N answers and keeps the one the user's reward ranks first (Stiennon et al. 2020, "Learning to
-summarize from human feedback", best-of-N against a reward model). PAD steers every token instead: Chen et al.
+summarize from human feedback", best-of-N against a reward model); ``best_of_styles`` draws its N candidates from
+contrasting style instructions instead of one distribution, so the candidates differ where users differ. PAD steers every token instead: Chen et al.
 2024, "PAD: Personalized Alignment of LLMs at Decoding-Time" — the base model proposes its top-k tokens and each
 is rescored with a personalised token-level reward, here ``log π(a | x, summary) − log π(a | x)``, the change
 the user's preference summary makes to the model's own belief. Both take the user's reward as a plain callable
@@ -10,8 +11,10 @@ the user's preference summary makes to the model's own belief. Both take the use
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 
@@ -41,6 +44,63 @@ def rerank(prompt: str, texts: list[str], score_fn: ScoreFn) -> Ranked:
         raise ValueError(f"score_fn returned {len(scores)} scores for {len(texts)} texts")
     order = sorted(range(len(texts)), key=lambda i: -scores[i])
     return Ranked(texts=[texts[i] for i in order], scores=[scores[i] for i in order])
+
+
+@dataclass(frozen=True)
+class Style:
+    """A contrasting style instruction for candidates: system prompt, sampling temperature, answer prefix and its
+    own token limit (``None``: the caller's)."""
+
+    name: str
+    system: str
+    temperature: float = 0.7
+    prefix: str = ""
+    max_new_tokens: int | None = None
+
+
+def styles_read(path: str | Path) -> tuple[Style, ...]:
+    """Styles from a JSON file with a ``styles`` list of ``{name, system, temperature?, prefix?, max_new_tokens?}``
+    (the demo library's ``prompts.json``)."""
+    rows = json.loads(Path(path).read_text(encoding="utf-8")).get("styles")
+    if not isinstance(rows, list) or not rows:
+        raise ValueError(f"{path}: expected a non-empty 'styles' list")
+    try:
+        return tuple(Style(name=str(r["name"]), system=str(r["system"]), temperature=float(r.get("temperature", 0.7)),
+                           prefix=str(r.get("prefix", "")),
+                           max_new_tokens=int(r["max_new_tokens"]) if r.get("max_new_tokens") else None)
+                     for r in rows)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ValueError(f"{path}: every style needs a name and a system prompt ({exc})") from exc
+
+
+def styled_candidates(
+    generator: Generator, messages: list[dict[str, str]], styles: tuple[Style, ...], max_new_tokens: int,
+    top_p: float = 0.9, seed: int = 0,
+) -> list[str]:
+    """One answer per style, in ``styles`` order: the style's system prompt before ``messages``, its temperature
+    and prefix, at most ``min(style limit, max_new_tokens)`` tokens (never longer than the answer it competes
+    with). Styles sharing a temperature and limit are sampled in one batch."""
+    answers: dict[int, str] = {}
+    groups: dict[tuple[float, int], list[int]] = {}
+    for i, st in enumerate(styles):
+        limit = min(st.max_new_tokens or max_new_tokens, max_new_tokens)
+        groups.setdefault((st.temperature, limit), []).append(i)
+    for (temperature, limit), members in sorted(groups.items()):
+        texts = generator.generate(
+            [[{"role": "system", "content": styles[i].system}, *messages] for i in members],
+            SamplingConfig(max_new_tokens=limit, temperature=temperature, top_p=top_p, seed=seed),
+            prefixes=[styles[i].prefix for i in members])
+        answers.update(zip(members, texts, strict=True))
+    return [answers[i] for i in range(len(styles))]
+
+
+def best_of_styles(
+    generator: Generator, messages: list[dict[str, str]], styles: tuple[Style, ...], max_new_tokens: int,
+    score_fn: ScoreFn, top_p: float = 0.9, seed: int = 0,
+) -> Ranked:
+    """Best-of-N over one answer per contrasting style (``styled_candidates``), ranked by the user's reward."""
+    texts = styled_candidates(generator, messages, styles, max_new_tokens, top_p, seed)
+    return rerank(_last_user_text(messages), texts, score_fn)
 
 
 def best_of_n(

@@ -14,24 +14,24 @@ from collections.abc import Iterator
 from functools import lru_cache
 
 import torch
+from django.conf import settings
 from django.utils import timezone
 
 from personalization.axes import AXIS_NAMES, axes_score
 from personalization.bank import BaseRewardBank
 from personalization.generation import Generator, GeneratorConfig, SamplingConfig
-from personalization.guidance import GuidanceConfig, GuidedDecoder, best_of_n
+from personalization.guidance import GuidanceConfig, GuidedDecoder, Style, best_of_styles, styles_read
 from personalization.summaries import summary_from_weights, summary_messages
 from webapp.generation.models import GenerationJob
 from webapp.live import group_send
 from webapp.profiles.models import RewardProfile
 from webapp.votes import services as vote_services
 from workers.config import worker_config
-from workers.refit import bank_ensure, encoder_get, responses_with_features, user_posterior
+from workers.refit import bank_ensure, responses_with_features, user_posterior
 
 log = logging.getLogger(__name__)
 
 MAX_NEW_TOKENS = 160
-BEST_OF_N = 4
 DELTA_FLUSH_SECONDS = 0.05  # coalesce deltas: fewer websocket frames, same text
 
 
@@ -42,6 +42,12 @@ def generator_get(model_path: str, cache_dir: str, device: str, quantize: str = 
     if threads:
         torch.set_num_threads(threads)
     return Generator(GeneratorConfig(model_path=model_path, cache_dir=cache_dir, device=device, quantize=quantize))
+
+
+@lru_cache(maxsize=1)
+def candidate_styles() -> tuple[Style, ...]:
+    """Best-of-N's candidates: one answer per contrasting style of the demo library (``prompts.json``)."""
+    return styles_read(settings.TAILOR_DEMO_DIR / "prompts.json")
 
 
 def _send(job_id: str, message: dict[str, object]) -> None:
@@ -91,12 +97,9 @@ def reward_scores(*, profile: RewardProfile, bank_id: int, bank: BaseRewardBank,
 
 
 def _features(bank: BaseRewardBank, prompt: str, texts: list[str]) -> torch.Tensor:
+    """(N, K) φ of freshly generated answers: named axes only (``BaseRewardBank.named_features``)."""
     scores = torch.tensor([axes_score(prompt, t) for t in texts], dtype=torch.float32)  # (N, A)
-    if bank.n_latent == 0:
-        return bank.features(scores)
-    config = worker_config()
-    embeddings = encoder_get(config.encoder, config.device).encode([prompt] * len(texts), texts)  # (N, d)
-    return bank.features(scores, embeddings)
+    return bank.named_features(scores)
 
 
 def compare_run_job(*, job_id: str) -> str | None:
@@ -145,9 +148,9 @@ def _run(job: GenerationJob, started: float) -> str:
                              features=_features(bank, prompt_text, texts)).tolist()
 
     if job.method == GenerationJob.Method.BEST_OF_N:
-        conditioned = summary_messages(messages, summary_text) if summary_text else messages
-        ranked = best_of_n(generator, conditioned, BEST_OF_N, SamplingConfig(
-            max_new_tokens=MAX_NEW_TOKENS, temperature=0.9, top_p=0.95, seed=1), score_fn)
+        # one answer per contrasting style, none longer than the default, ranked by the user's reward: the
+        # method the win-rate benchmark measures best (styled-best-of-n)
+        ranked = best_of_styles(generator, messages, candidate_styles(), MAX_NEW_TOKENS, score_fn, seed=1)
         # already written: streamed word by word so the page reads the same for every method
         personal_deltas: Iterator[str] = iter(re.findall(r"\S+\s*", ranked.best))
     elif job.method == GenerationJob.Method.GUIDED and summary_text:

@@ -75,7 +75,8 @@ def _refit(args: argparse.Namespace) -> dict[str, Any]:
 
 def _winrate(args: argparse.Namespace) -> dict[str, Any]:
     from personalization.bench.simulated import SimulatedConfig
-    from personalization.bench.winrate import METHODS, WinRateConfig, styles_read, winrate_main
+    from personalization.bench.winrate import METHODS, WinRateConfig, winrate_main
+    from personalization.guidance import styles_read
 
     if not args.prompts:
         raise SystemExit("winrate needs --prompts FILE (a JSON list of {id, prompt}, e.g. koala_eval_50.json)")

@@ -7,13 +7,17 @@ posterior) and writes the grounded summary (POPI). Then, for every evaluation pr
 with each way of personalizing it:
 
 - ``summary``: the summary in the system prompt (POPI), same sampling seed as the default;
-- ``best-of-n``: N samples reranked by the user's reward with dual-granularity test-time scaling (P-GenRM);
+- ``best-of-n``: N samples reranked by the user's reward with dual-granularity test-time scaling (P-GenRM), on the
+  named-axes part of the reward (``BaseRewardBank.named_features``: the latent bases do not transfer to new text);
 - ``pad``: decoding-time guidance (PAD) with the summary, same seed as the default;
 - ``summary+best-of-n``: N summary-conditioned samples reranked by the user's reward (what the compare page's
   best-of-N does);
-- ``styled-best-of-n``: one answer per contrasting style instruction (the candidate pool a typed prompt gets),
-  reranked by the user's reward; each style keeps its temperature, capped at the default's token budget so no
-  answer wins on length it was allowed and the default was not.
+- ``styled-best-of-n``: one answer per contrasting style instruction (``guidance.best_of_styles``, what the
+  compare page's best-of-N does), reranked the same way; each style keeps its temperature, capped at the
+  default's token budget so no answer wins on length it was allowed and the default was not.
+
+For the reranking methods the report also gives, as diagnostics, the win rate when the full reward (latent bases
+included) ranks the same candidates, and when the user's true reward does (the candidates' ceiling).
 
 A method wins on a prompt when its answer's true reward beats the default's (a tie counts one half). The default and
 the base candidates are shared by every user, so their differences come from personalization only.
@@ -44,33 +48,20 @@ from personalization.bench.stats import mean_ci95
 from personalization.embedding_cache import PairEncoder
 from personalization.encoder import EncoderConfig, SentenceEncoder
 from personalization.generation import Generator, GeneratorConfig, SamplingConfig
-from personalization.guidance import GuidanceConfig, GuidedDecoder, ScoreFn, rerank
+from personalization.guidance import (
+    GuidanceConfig,
+    GuidedDecoder,
+    ScoreFn,
+    Style,
+    rerank,
+    styled_candidates,
+)
 from personalization.population import Population
 from personalization.prototypes import PrototypePosterior
 from personalization.summaries import summary_from_weights, summary_messages
 from personalization.user_model import UserRewardModel
 
 METHODS = ("summary", "best-of-n", "pad", "summary+best-of-n", "styled-best-of-n")
-
-
-@dataclass(frozen=True)
-class Style:
-    """A contrasting style instruction for candidate pools: system prompt, sampling temperature, answer prefix."""
-
-    name: str
-    system: str
-    temperature: float = 0.7
-    prefix: str = ""
-
-
-def styles_read(path: str | Path) -> tuple[Style, ...]:
-    """Styles from a JSON file with a ``styles`` list of ``{name, system, temperature?, prefix?}`` (the demo
-    library's format)."""
-    rows = json.loads(Path(path).read_text(encoding="utf-8")).get("styles")
-    if not isinstance(rows, list) or not rows:
-        raise ValueError(f"{path}: expected a 'styles' list")
-    return tuple(Style(name=str(r["name"]), system=str(r["system"]), temperature=float(r.get("temperature", 0.7)),
-                       prefix=str(r.get("prefix", ""))) for r in rows)
 
 
 @dataclass
@@ -170,8 +161,14 @@ def winrate_run(
         + " | ".join(u.summary for u in users))
 
     def features(prompt: str, texts: list[str]) -> torch.Tensor:
+        """(N, K) what reranking sees: the named axes of fresh text (``named_features``)."""
         scores = torch.tensor([axes_score(prompt, t) for t in texts], dtype=torch.float32)  # (N, A)
-        return bank.features(scores, encoder.encode([prompt] * len(texts), texts)).double()  # (N, K)
+        return bank.named_features(scores).double()
+
+    def features_all(prompt: str, texts: list[str]) -> torch.Tensor:
+        """(N, K) every basis, latent ones included (the diagnostic)."""
+        scores = torch.tensor([axes_score(prompt, t) for t in texts], dtype=torch.float32)  # (N, A)
+        return bank.features(scores, encoder.encode([prompt] * len(texts), texts)).double()
 
     def true_reward(mix: torch.Tensor, texts: list[str]) -> torch.Tensor:
         return sim.beta * judges_apply(judges, texts) @ mix  # (N,)
@@ -183,6 +180,19 @@ def winrate_run(
     decoder = GuidedDecoder(generator, GuidanceConfig(beta=cfg.beta_pad, top_k=cfg.top_k_pad))
     wins: dict[str, list[float]] = {m: [] for m in cfg.methods}
     gains: dict[str, list[float]] = {m: [] for m in cfg.methods}
+    diagnostics: dict[str, list[float]] = {}  # "<method>, all bases" / "<method>, true reward picks"
+
+    def win(delta: float) -> float:
+        return 1.0 if delta > 1e-9 else 0.5 if abs(delta) <= 1e-9 else 0.0
+
+    def rerank_diagnostics(method: str, user: SimulatedUser, texts: list[str], every_basis: torch.Tensor,
+                           default_reward: torch.Tensor) -> None:
+        rewards = true_reward(user.mix, texts)  # (N,)
+        by_all = int(fitted.score(every_basis, user.individual, user.posterior, torch.Generator().manual_seed(0))
+                     .argmax())
+        diagnostics.setdefault(f"{method}, all bases", []).append(win(float(rewards[by_all] - default_reward)))
+        diagnostics.setdefault(f"{method}, true reward picks", []).append(
+            win(float(rewards.max() - default_reward)))
     examples: list[dict[str, object]] = []
 
     def report() -> dict[str, object]:
@@ -195,6 +205,7 @@ def winrate_run(
             "ci95": {m: mean_ci95(v)[1] for m, v in wins.items()},
             "mean_true_reward_gain": {m: mean_ci95(v)[0] for m, v in gains.items()},
             "best_method": max(wins, key=lambda m: mean_ci95(wins[m])[0]),
+            "diagnostics_win_rate": {k: mean_ci95(v)[0] for k, v in diagnostics.items()},
             "summaries": [u.summary for u in users],
             "examples": examples,
         }
@@ -205,26 +216,25 @@ def winrate_run(
         base = generator.generate_candidates(messages, cfg.n_candidates + 1, sampling(p))
         default, candidates = base[0], base[1:]
         base_features = features(prompt, candidates) if "best-of-n" in cfg.methods else None
+        base_all = features_all(prompt, candidates) if "best-of-n" in cfg.methods else None
         conditioned = [summary_messages(messages, u.summary) for u in users]
         summary_answers = (generator.generate(conditioned, sampling(p)) if "summary" in cfg.methods
                            else [""] * len(users))
         styled: list[str] = []
         if "styled-best-of-n" in cfg.methods:
-            for temperature in sorted({st.temperature for st in cfg.styles}):
-                group = [st for st in cfg.styles if st.temperature == temperature]
-                styled += generator.generate(
-                    [[{"role": "system", "content": st.system}, *messages] for st in group],
-                    SamplingConfig(max_new_tokens=cfg.max_new_tokens, temperature=temperature, top_p=cfg.top_p,
-                                   seed=p), prefixes=[st.prefix for st in group])
-            styled_features = features(prompt, styled)
+            styled = styled_candidates(generator, messages, cfg.styles, cfg.max_new_tokens, cfg.top_p, seed=p)
+            styled_features, styled_all = features(prompt, styled), features_all(prompt, styled)
         for u, user in enumerate(users):
             answers: dict[str, str] = {}
             if "summary" in cfg.methods:
                 answers["summary"] = summary_answers[u]
-            if base_features is not None:
+            default_reward = true_reward(user.mix, [default])[0]
+            if base_features is not None and base_all is not None:
                 answers["best-of-n"] = rerank(prompt, candidates, user.scorer(fitted, base_features)).best
+                rerank_diagnostics("best-of-n", user, candidates, base_all, default_reward)
             if styled:
                 answers["styled-best-of-n"] = rerank(prompt, styled, user.scorer(fitted, styled_features)).best
+                rerank_diagnostics("styled-best-of-n", user, styled, styled_all, default_reward)
             if "pad" in cfg.methods:
                 answers["pad"] = decoder.generate(messages, user.summary, sampling(p))
             if "summary+best-of-n" in cfg.methods:
@@ -234,7 +244,7 @@ def winrate_run(
             rewards = true_reward(user.mix, [default, *answers.values()])  # (1 + M,)
             for m, method in enumerate(methods, start=1):
                 delta = float(rewards[m] - rewards[0])
-                wins[method].append(1.0 if delta > 1e-9 else 0.5 if abs(delta) <= 1e-9 else 0.0)
+                wins[method].append(win(delta))
                 gains[method].append(delta)
             if p < 2:
                 examples.append({"prompt": prompt, "user": u, "user_summary": user.summary, "default": default,
@@ -248,6 +258,6 @@ def winrate_main(pool: str, prompts_path: str, limit: int | None, device: str, c
                  cfg: WinRateConfig,
                  checkpoint: Callable[[dict[str, object]], None] | None = None) -> dict[str, object]:
     """Load the packaged models (or the configured ones) and run the protocol."""
-    generator = Generator(GeneratorConfig(cache_dir=cache_dir, device=device))
+    generator = Generator(GeneratorConfig(cache_dir=cache_dir, device=device, quantize="int4-weight"))  # as workers
     encoder = SentenceEncoder(EncoderConfig(device=device))
     return winrate_run(pool, prompts_read(prompts_path, limit), generator, encoder, cfg, checkpoint=checkpoint)

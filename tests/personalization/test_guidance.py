@@ -4,7 +4,17 @@ import pytest
 import torch
 
 from personalization.generation import Generator, SamplingConfig
-from personalization.guidance import GuidanceConfig, GuidedDecoder, best_of_n, guided_logits, rerank
+from personalization.guidance import (
+    GuidanceConfig,
+    GuidedDecoder,
+    Style,
+    best_of_n,
+    best_of_styles,
+    guided_logits,
+    rerank,
+    styled_candidates,
+    styles_read,
+)
 from tests.personalization.test_generation import MESSAGES, tiny_generator
 
 SUMMARY = "You prefer short answers w40 w41 w42 rather than jokes"
@@ -103,6 +113,40 @@ def test_best_of_n_ranks_candidates_by_the_users_reward(generator: Generator) ->
     assert len(ranked.texts) == 6
     assert ranked.scores == sorted(ranked.scores, reverse=True)
     assert ranked.best == max(ranked.texts, key=lambda t: score_fn("", [t])[0])
+
+
+STYLES = (Style("a", "w5 w6", 0.7), Style("b", "jokes tone", 0.5, prefix="w9"),
+          Style("c", "w40 w41", 0.7, max_new_tokens=2), Style("d", "short answers", 0.0))
+
+
+def test_styled_candidates_give_one_answer_per_style_in_order(generator: Generator) -> None:
+    texts = styled_candidates(generator, MESSAGES, STYLES, max_new_tokens=6, seed=3)
+    assert len(texts) == 4
+    assert texts[1].startswith("w9")  # the style's prefix opens its answer
+    assert len(generator.tokenizer(texts[2], add_special_tokens=False)["input_ids"]) <= 2  # its own, lower limit
+    for i, style in enumerate(STYLES):  # each answer is that style's system prompt, sampled as that style asks
+        alone = styled_candidates(generator, MESSAGES, (style,), max_new_tokens=6, seed=3)
+        assert alone == [texts[i]]
+    assert styled_candidates(generator, MESSAGES, STYLES, max_new_tokens=6, seed=3) == texts  # seeded
+
+
+def test_best_of_styles_ranks_the_styled_answers_by_the_users_reward(generator: Generator) -> None:
+    def score_fn(prompt: str, texts: list[str]) -> list[float]:
+        return [float(t.startswith("w9")) for t in texts]
+
+    ranked = best_of_styles(generator, MESSAGES, STYLES, 6, score_fn, seed=3)
+    assert sorted(ranked.texts) == sorted(styled_candidates(generator, MESSAGES, STYLES, 6, seed=3))
+    assert ranked.best.startswith("w9")
+
+
+def test_styles_read_refuses_a_file_without_usable_styles(tmp_path) -> None:
+    path = tmp_path / "styles.json"
+    path.write_text('{"styles": []}')
+    with pytest.raises(ValueError, match="non-empty 'styles' list"):
+        styles_read(path)
+    path.write_text('{"styles": [{"name": "x"}]}')
+    with pytest.raises(ValueError, match="system prompt"):
+        styles_read(path)
 
 
 def test_rerank_rejects_a_reward_of_the_wrong_length() -> None:

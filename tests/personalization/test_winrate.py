@@ -9,14 +9,8 @@ import numpy as np
 import pytest
 
 from personalization.bench.simulated import SimulatedConfig
-from personalization.bench.winrate import (
-    METHODS,
-    Style,
-    WinRateConfig,
-    prompts_read,
-    styles_read,
-    winrate_run,
-)
+from personalization.bench.winrate import METHODS, WinRateConfig, prompts_read, winrate_run
+from personalization.guidance import Style, styles_read
 from personalization.lm_encoder import LMEncoderConfig, LMHiddenStateEncoder
 from personalization.population import PopulationConfig
 from tests.personalization.test_generation import tiny_generator
@@ -54,6 +48,10 @@ def test_winrate_reports_every_method_against_the_default(tmp_path: Path) -> Non
     assert isinstance(win_rate, dict) and set(win_rate) == set(METHODS)
     assert all(0.0 <= rate <= 1.0 for rate in win_rate.values())
     assert report["best_method"] in METHODS and report["n_prompts"] == 2
+    diagnostics = report["diagnostics_win_rate"]
+    assert isinstance(diagnostics, dict)
+    for method in ("best-of-n", "styled-best-of-n"):  # the true reward's pick bounds any reranker's
+        assert diagnostics[f"{method}, true reward picks"] >= max(win_rate[method], diagnostics[f"{method}, all bases"])
     assert len(report["summaries"]) == 2  # type: ignore[arg-type]
     assert [c["prompts_done"] for c in checkpoints] == [1, 2]  # a stopped run keeps what it finished
 

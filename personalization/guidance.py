@@ -75,31 +75,36 @@ def styles_read(path: str | Path) -> tuple[Style, ...]:
 
 def styled_candidates(
     generator: Generator, messages: list[dict[str, str]], styles: tuple[Style, ...], max_new_tokens: int,
-    top_p: float = 0.9, seed: int = 0,
+    top_p: float = 0.9, seed: int = 0, samples: int = 1,
 ) -> list[str]:
-    """One answer per style, in ``styles`` order: the style's system prompt before ``messages``, its temperature
-    and prefix, at most ``min(style limit, max_new_tokens)`` tokens (never longer than the answer it competes
-    with). Styles sharing a temperature and limit are sampled in one batch."""
-    answers: dict[int, str] = {}
+    """``samples`` answers per style, style by style in ``styles`` order: the style's system prompt before
+    ``messages``, its temperature and prefix, at most ``min(style limit, max_new_tokens)`` tokens (never longer
+    than the answer it competes with). Styles sharing a temperature and limit are sampled in one batch; sample k
+    uses seed ``seed + 1000 k``."""
+    if samples < 1:
+        raise ValueError(f"samples must be >= 1, not {samples}")
+    answers: dict[tuple[int, int], str] = {}
     groups: dict[tuple[float, int], list[int]] = {}
     for i, st in enumerate(styles):
         limit = min(st.max_new_tokens or max_new_tokens, max_new_tokens)
         groups.setdefault((st.temperature, limit), []).append(i)
-    for (temperature, limit), members in sorted(groups.items()):
-        texts = generator.generate(
-            [[{"role": "system", "content": styles[i].system}, *messages] for i in members],
-            SamplingConfig(max_new_tokens=limit, temperature=temperature, top_p=top_p, seed=seed),
-            prefixes=[styles[i].prefix for i in members])
-        answers.update(zip(members, texts, strict=True))
-    return [answers[i] for i in range(len(styles))]
+    for k in range(samples):
+        for (temperature, limit), members in sorted(groups.items()):
+            texts = generator.generate(
+                [[{"role": "system", "content": styles[i].system}, *messages] for i in members],
+                SamplingConfig(max_new_tokens=limit, temperature=temperature, top_p=top_p, seed=seed + 1000 * k),
+                prefixes=[styles[i].prefix for i in members])
+            answers.update({(i, k): text for i, text in zip(members, texts, strict=True)})
+    return [answers[(i, k)] for i in range(len(styles)) for k in range(samples)]
 
 
 def best_of_styles(
     generator: Generator, messages: list[dict[str, str]], styles: tuple[Style, ...], max_new_tokens: int,
-    score_fn: ScoreFn, top_p: float = 0.9, seed: int = 0,
+    score_fn: ScoreFn, top_p: float = 0.9, seed: int = 0, samples: int = 1,
 ) -> Ranked:
-    """Best-of-N over one answer per contrasting style (``styled_candidates``), ranked by the user's reward."""
-    texts = styled_candidates(generator, messages, styles, max_new_tokens, top_p, seed)
+    """Best-of-N over ``samples`` answers per contrasting style (``styled_candidates``; N = samples × styles),
+    ranked by the user's reward."""
+    texts = styled_candidates(generator, messages, styles, max_new_tokens, top_p, seed, samples)
     return rerank(_last_user_text(messages), texts, score_fn)
 
 

@@ -84,7 +84,7 @@ def _winrate(args: argparse.Namespace) -> dict[str, Any]:
     try:
         cfg = WinRateConfig(n_users=args.users, votes=args.votes, n_candidates=args.candidates,
                             max_new_tokens=args.max_new_tokens, methods=methods, seed=args.seed,
-                            styles=styles_read(args.styles),
+                            styles=styles_read(args.styles), samples_per_style=args.samples_per_style,
                             simulated=SimulatedConfig(seed=args.seed,
                                                       population=_population(args, SimulatedConfig().population)))
     except ValueError as exc:
@@ -118,6 +118,8 @@ def main(argv: list[str] | None = None) -> None:
                         help="winrate: style instructions for styled-best-of-n (a JSON file with a 'styles' list)")
     parser.add_argument("--votes", type=int, default=20, help="winrate: pool votes per simulated user")
     parser.add_argument("--candidates", type=int, default=8, help="winrate: N of best-of-N")
+    parser.add_argument("--samples-per-style", type=int, default=2,
+                        help="winrate: styled best-of-N's answers per style (N = this x styles)")
     parser.add_argument("--max-new-tokens", type=int, default=96, help="winrate: tokens per answer")
     parser.add_argument("--model-cache-dir", default="var/models", help="winrate: dequantised generator cache")
     parser.add_argument("--ranks", default="", help="candidate latent ranks, chosen by validation (default 1,2,4,8)")

@@ -69,6 +69,7 @@ class WinRateConfig:
     """Protocol settings.
 
     n_users: simulated test users; votes: pool votes each gives before generation; n_candidates: N of best-of-N;
+    styles, samples_per_style: styled best-of-N's candidates (N = samples_per_style × styles);
     max_new_tokens / temperature / top_p: sampling of every answer; beta_pad, top_k_pad: PAD's β and k;
     methods: which personalization methods to run; simulated: the users' distribution and the population fit.
     """
@@ -83,6 +84,7 @@ class WinRateConfig:
     top_k_pad: int = 20
     methods: tuple[str, ...] = METHODS
     styles: tuple[Style, ...] = ()
+    samples_per_style: int = 2
     seed: int = 0
     simulated: SimulatedConfig = field(default_factory=SimulatedConfig)
 
@@ -92,8 +94,10 @@ class WinRateConfig:
             raise ValueError(f"unknown methods {sorted(unknown)}: choose from {METHODS}")
         if "styled-best-of-n" in self.methods and len(self.styles) < 2:
             raise ValueError("styled-best-of-n needs at least two styles")
-        if self.n_users < 1 or self.votes < 1 or self.n_candidates < 2 or self.max_new_tokens < 1:
-            raise ValueError("winrate needs n_users >= 1, votes >= 1, n_candidates >= 2 and max_new_tokens >= 1")
+        if (self.n_users < 1 or self.votes < 1 or self.n_candidates < 2 or self.max_new_tokens < 1
+                or self.samples_per_style < 1):
+            raise ValueError("winrate needs n_users >= 1, votes >= 1, n_candidates >= 2, max_new_tokens >= 1 and "
+                             "samples_per_style >= 1")
 
 
 @dataclass
@@ -199,7 +203,8 @@ def winrate_run(
         return {
             "protocol": "winrate", "n_prompts": len(prompts),
             "prompts_done": len(wins[cfg.methods[0]]) // cfg.n_users, "n_users": cfg.n_users, "votes": cfg.votes,
-            "n_candidates": cfg.n_candidates, "max_new_tokens": cfg.max_new_tokens, "alpha": sim.alpha,
+            "n_candidates": cfg.n_candidates, "samples_per_style": cfg.samples_per_style,
+            "n_styled_candidates": cfg.samples_per_style * len(cfg.styles), "max_new_tokens": cfg.max_new_tokens, "alpha": sim.alpha,
             "beta": sim.beta, "seed": cfg.seed, "judges_never_seen_by_the_model": True,
             "win_rate": {m: mean_ci95(v)[0] for m, v in wins.items()},
             "ci95": {m: mean_ci95(v)[1] for m, v in wins.items()},
@@ -222,7 +227,8 @@ def winrate_run(
                            else [""] * len(users))
         styled: list[str] = []
         if "styled-best-of-n" in cfg.methods:
-            styled = styled_candidates(generator, messages, cfg.styles, cfg.max_new_tokens, cfg.top_p, seed=p)
+            styled = styled_candidates(generator, messages, cfg.styles, cfg.max_new_tokens, cfg.top_p, seed=p,
+                                       samples=cfg.samples_per_style)
             styled_features, styled_all = features(prompt, styled), features_all(prompt, styled)
         for u, user in enumerate(users):
             answers: dict[str, str] = {}

@@ -130,6 +130,16 @@ def test_styled_candidates_give_one_answer_per_style_in_order(generator: Generat
     assert styled_candidates(generator, MESSAGES, STYLES, max_new_tokens=6, seed=3) == texts  # seeded
 
 
+def test_styled_candidates_draw_several_seeded_samples_per_style(generator: Generator) -> None:
+    one = styled_candidates(generator, MESSAGES, STYLES, max_new_tokens=6, seed=3)
+    two = styled_candidates(generator, MESSAGES, STYLES, max_new_tokens=6, seed=3, samples=2)
+    assert len(two) == 8
+    assert two[0::2] == one  # sample 0 of each style is the single-sample answer; sample 1 is a new draw
+    assert two[1] != two[0]  # style "a" samples at temperature 0.7
+    with pytest.raises(ValueError, match="samples"):
+        styled_candidates(generator, MESSAGES, STYLES, max_new_tokens=6, samples=0)
+
+
 def test_best_of_styles_ranks_the_styled_answers_by_the_users_reward(generator: Generator) -> None:
     def score_fn(prompt: str, texts: list[str]) -> list[float]:
         return [float(t.startswith("w9")) for t in texts]

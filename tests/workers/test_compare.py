@@ -1,4 +1,4 @@
-"""The compare job's best-of-N with the real packaged SmolLM2: one answer per contrasting style, and the answer
+"""The compare job's best-of-N with the real packaged SmolLM2: two answers per contrasting style, and the answer
 shown is the one the user's reward ranks first."""
 
 from __future__ import annotations
@@ -44,8 +44,9 @@ def test_best_of_n_answers_with_the_styled_candidate_the_users_reward_ranks_firs
     generator = compare.generator_get(config.generator, config.model_cache_dir, config.device,
                                       config.generator_quantize)
     candidates = styled_candidates(generator, [{"role": "user", "content": prompt.text}],
-                                   compare.candidate_styles(), 24, seed=1)  # seeded: the job's own candidates
-    assert len(candidates) == len(compare.candidate_styles()) == 8
+                                   compare.candidate_styles(), 24, seed=1,
+                                   samples=compare.STYLE_SAMPLES)  # seeded: the job's own candidates
+    assert len(candidates) == 2 * len(compare.candidate_styles()) == 16
     assert len({c.strip() for c in candidates}) >= 4  # contrasting styles give different answers
     features = bank.named_features(torch.tensor([axes_score(prompt.text, c) for c in candidates]))
     best = candidates[int((features.double() @ torch.tensor(weights, dtype=torch.float64)).argmax())]

@@ -32,7 +32,6 @@ from workers.refit import bank_ensure, responses_with_features, user_posterior
 log = logging.getLogger(__name__)
 
 MAX_NEW_TOKENS = 160
-STYLE_SAMPLES = 2  # best-of-N's candidates: 2 answers per style (16 with the demo library's 8 styles)
 DELTA_FLUSH_SECONDS = 0.05  # coalesce deltas: fewer websocket frames, same text
 
 
@@ -150,9 +149,9 @@ def _run(job: GenerationJob, started: float) -> str:
 
     if job.method == GenerationJob.Method.BEST_OF_N:
         # answers in contrasting styles, none longer than the default, ranked by the user's reward: the method
-        # the win-rate benchmark measures best (styled-best-of-n, 2 samples per style)
+        # the win-rate benchmark measures best (styled-best-of-n; 2 samples per style by default)
         ranked = best_of_styles(generator, messages, candidate_styles(), MAX_NEW_TOKENS, score_fn, seed=1,
-                                samples=STYLE_SAMPLES)
+                                samples=config.best_of_style_samples)
         # already written: streamed word by word so the page reads the same for every method
         personal_deltas: Iterator[str] = iter(re.findall(r"\S+\s*", ranked.best))
     elif job.method == GenerationJob.Method.GUIDED and summary_text:

@@ -45,7 +45,7 @@ def test_best_of_n_answers_with_the_styled_candidate_the_users_reward_ranks_firs
                                       config.generator_quantize)
     candidates = styled_candidates(generator, [{"role": "user", "content": prompt.text}],
                                    compare.candidate_styles(), 24, seed=1,
-                                   samples=compare.STYLE_SAMPLES)  # seeded: the job's own candidates
+                                   samples=config.best_of_style_samples)  # seeded: the job's own candidates
     assert len(candidates) == 2 * len(compare.candidate_styles()) == 16
     assert len({c.strip() for c in candidates}) >= 4  # contrasting styles give different answers
     features = bank.named_features(torch.tensor([axes_score(prompt.text, c) for c in candidates]))

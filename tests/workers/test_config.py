@@ -14,13 +14,15 @@ def _fresh_config():
     worker_config.cache_clear()
 
 
-def test_the_generator_decodes_with_int4_weights_by_default(settings) -> None:
+def test_the_generator_decodes_with_int4_weights_and_best_of_n_draws_two_answers_per_style(settings) -> None:
     assert worker_config().generator_quantize == "int4-weight"
+    assert worker_config().best_of_style_samples == 2
 
 
 @pytest.mark.parametrize(("key", "value", "message"), [
     ("generator_quantize", "int3", "TAILOR_GENERATOR_QUANTIZE"),
     ("prior_precision", 0.0, "prior_precision"),
+    ("best_of_style_samples", 0, "TAILOR_BEST_OF_STYLE_SAMPLES"),
     ("gpu_layers", 4, "unknown PERSONALIZATION keys"),
 ])
 def test_bad_worker_settings_fail_loudly(settings, key: str, value: object, message: str) -> None:

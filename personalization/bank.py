@@ -57,7 +57,7 @@ class BaseRewardBank:
 
     def features(self, axis_scores: torch.Tensor, embeddings: torch.Tensor | None = None) -> torch.Tensor:
         """φ for each response: (N, A) standardised axes, then (N, L) latent projections when present."""
-        axes = (torch.as_tensor(axis_scores, dtype=torch.float32) - self.axis_mean_) / self.axis_std_  # (N, A)
+        axes = self._axes(axis_scores)  # (N, A)
         if self.latent_ is None:
             return axes
         if embeddings is None:
@@ -73,8 +73,12 @@ class BaseRewardBank:
         the named axes: ``benchmarks/reward_transfer.py``), so reranking fresh candidates uses the named part of a
         user's reward only. Same width as ``features``, so the user's weights and prototypes apply unchanged.
         """
-        axes = (torch.as_tensor(axis_scores, dtype=torch.float32) - self.axis_mean_) / self.axis_std_  # (N, A)
+        axes = self._axes(axis_scores)  # (N, A)
         return torch.cat([axes, axes.new_zeros(axes.shape[0], self.n_latent)], dim=1)
+
+    def _axes(self, axis_scores: torch.Tensor) -> torch.Tensor:
+        """(N, A) raw axis scores standardised over the pool (``fit_axes``)."""
+        return (torch.as_tensor(axis_scores, dtype=torch.float32) - self.axis_mean_) / self.axis_std_
 
     def pair_diffs(
         self, axes_first: torch.Tensor, emb_first: torch.Tensor | None, axes_second: torch.Tensor,

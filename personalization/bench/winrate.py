@@ -164,15 +164,19 @@ def winrate_run(
     log(f"{cfg.n_users} simulated users fitted on {cfg.votes} votes each; summaries: "
         + " | ".join(u.summary for u in users))
 
+    def axes_of(prompt: str, texts: list[str]) -> torch.Tensor:
+        return torch.tensor([axes_score(prompt, t) for t in texts], dtype=torch.float32)  # (N, A)
+
     def features(prompt: str, texts: list[str]) -> torch.Tensor:
         """(N, K) what reranking sees: the named axes of fresh text (``named_features``)."""
-        scores = torch.tensor([axes_score(prompt, t) for t in texts], dtype=torch.float32)  # (N, A)
-        return bank.named_features(scores).double()
+        return bank.named_features(axes_of(prompt, texts)).double()
 
-    def features_all(prompt: str, texts: list[str]) -> torch.Tensor:
-        """(N, K) every basis, latent ones included (the diagnostic)."""
-        scores = torch.tensor([axes_score(prompt, t) for t in texts], dtype=torch.float32)  # (N, A)
-        return bank.features(scores, encoder.encode([prompt] * len(texts), texts)).double()
+    def rerank_inputs(prompt: str, texts: list[str]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Shared by every user: what reranking sees (N, K), every basis for the diagnostic (N, K), and the judges'
+        scores (N, J) that each user's true reward mixes."""
+        scores = axes_of(prompt, texts)
+        every_basis = bank.features(scores, encoder.encode([prompt] * len(texts), texts)).double()
+        return bank.named_features(scores).double(), every_basis, judges_apply(judges, texts)
 
     def true_reward(mix: torch.Tensor, texts: list[str]) -> torch.Tensor:
         return sim.beta * judges_apply(judges, texts) @ mix  # (N,)
@@ -189,9 +193,9 @@ def winrate_run(
     def win(delta: float) -> float:
         return 1.0 if delta > 1e-9 else 0.5 if abs(delta) <= 1e-9 else 0.0
 
-    def rerank_diagnostics(method: str, user: SimulatedUser, texts: list[str], every_basis: torch.Tensor,
+    def rerank_diagnostics(method: str, user: SimulatedUser, judged: torch.Tensor, every_basis: torch.Tensor,
                            default_reward: torch.Tensor) -> None:
-        rewards = true_reward(user.mix, texts)  # (N,)
+        rewards = sim.beta * judged @ user.mix  # (N,)
         by_all = int(fitted.score(every_basis, user.individual, user.posterior, torch.Generator().manual_seed(0))
                      .argmax())
         diagnostics.setdefault(f"{method}, all bases", []).append(win(float(rewards[by_all] - default_reward)))
@@ -220,8 +224,8 @@ def winrate_run(
         # candidate 0 is the default answer; the others are best-of-N's pool (shared by every user)
         base = generator.generate_candidates(messages, cfg.n_candidates + 1, sampling(p))
         default, candidates = base[0], base[1:]
-        base_features = features(prompt, candidates) if "best-of-n" in cfg.methods else None
-        base_all = features_all(prompt, candidates) if "best-of-n" in cfg.methods else None
+        plain = rerank_inputs(prompt, candidates) if "best-of-n" in cfg.methods else None
+        default_judged = judges_apply(judges, [default])[0]  # (J,)
         conditioned = [summary_messages(messages, u.summary) for u in users]
         summary_answers = (generator.generate(conditioned, sampling(p)) if "summary" in cfg.methods
                            else [""] * len(users))
@@ -229,18 +233,18 @@ def winrate_run(
         if "styled-best-of-n" in cfg.methods:
             styled = styled_candidates(generator, messages, cfg.styles, cfg.max_new_tokens, cfg.top_p, seed=p,
                                        samples=cfg.samples_per_style)
-            styled_features, styled_all = features(prompt, styled), features_all(prompt, styled)
+            styled_features, styled_all, styled_judged = rerank_inputs(prompt, styled)
         for u, user in enumerate(users):
             answers: dict[str, str] = {}
             if "summary" in cfg.methods:
                 answers["summary"] = summary_answers[u]
-            default_reward = true_reward(user.mix, [default])[0]
-            if base_features is not None and base_all is not None:
-                answers["best-of-n"] = rerank(prompt, candidates, user.scorer(fitted, base_features)).best
-                rerank_diagnostics("best-of-n", user, candidates, base_all, default_reward)
+            default_reward = sim.beta * default_judged @ user.mix
+            if plain is not None:
+                answers["best-of-n"] = rerank(prompt, candidates, user.scorer(fitted, plain[0])).best
+                rerank_diagnostics("best-of-n", user, plain[2], plain[1], default_reward)
             if styled:
                 answers["styled-best-of-n"] = rerank(prompt, styled, user.scorer(fitted, styled_features)).best
-                rerank_diagnostics("styled-best-of-n", user, styled, styled_all, default_reward)
+                rerank_diagnostics("styled-best-of-n", user, styled_judged, styled_all, default_reward)
             if "pad" in cfg.methods:
                 answers["pad"] = decoder.generate(messages, user.summary, sampling(p))
             if "summary+best-of-n" in cfg.methods:

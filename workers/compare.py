@@ -46,7 +46,7 @@ def generator_get(model_path: str, cache_dir: str, device: str, quantize: str = 
 
 @lru_cache(maxsize=1)
 def candidate_styles() -> tuple[Style, ...]:
-    """Best-of-N's candidates: one answer per contrasting style of the demo library (``prompts.json``)."""
+    """The demo library's contrasting styles (``prompts.json``): best-of-N's candidates and a new prompt's pool."""
     return styles_read(settings.TAILOR_DEMO_DIR / "prompts.json")
 
 

@@ -6,26 +6,16 @@ length limit and temperature), so it becomes votable on /vote/ and its answers c
 
 from __future__ import annotations
 
-import json
 import logging
-from typing import Any
-
-from django.conf import settings
 
 from personalization.generation import SamplingConfig
 from webapp.catalog.models import Prompt, Response
 from webapp.live import group_send
-from workers.compare import generator_get
+from workers.compare import MAX_NEW_TOKENS, candidate_styles, generator_get
 from workers.config import worker_config
 from workers.refit import responses_with_features
 
 log = logging.getLogger(__name__)
-
-
-def pool_styles() -> list[dict[str, Any]]:
-    """The style instructions of the demo library (``prompts.json``): the pool's contrasting answers."""
-    library = json.loads((settings.TAILOR_DEMO_DIR / "prompts.json").read_text())
-    return list(library["styles"])
 
 
 def _progress(prompt_id: int, done: int, total: int) -> None:
@@ -38,9 +28,9 @@ def pool_generate_run(*, prompt_id: int, max_styles: int | None = None, max_new_
     prompt = Prompt.objects.filter(pk=prompt_id).first()
     if prompt is None:
         return 0
-    styles = pool_styles()[:max_styles] if max_styles else pool_styles()
+    styles = candidate_styles()[:max_styles] if max_styles else candidate_styles()
     present = set(Response.objects.filter(prompt=prompt).values_list("style", flat=True))
-    todo = [s for s in styles if s["name"] not in present]
+    todo = [s for s in styles if s.name not in present]
     total, done = len(styles), len(styles) - len(todo)
     _progress(prompt_id, done, total)
     if not todo:
@@ -48,11 +38,11 @@ def pool_generate_run(*, prompt_id: int, max_styles: int | None = None, max_new_
     config = worker_config()
     generator = generator_get(config.generator, config.model_cache_dir, config.device, config.generator_quantize)
     for index, style in enumerate(todo):
-        sampling = SamplingConfig(max_new_tokens=max_new_tokens or int(style["max_new_tokens"]),
-                                  temperature=float(style["temperature"]), seed=prompt_id * 31 + index)
-        conversation = [{"role": "system", "content": style["system"]}, {"role": "user", "content": prompt.text}]
-        text = generator.generate([conversation], sampling, prefixes=[style.get("prefix", "")])[0]
-        responses_with_features(prompt=prompt, answers=[(text, style["name"])])
+        sampling = SamplingConfig(max_new_tokens=max_new_tokens or style.max_new_tokens or MAX_NEW_TOKENS,
+                                  temperature=style.temperature, seed=prompt_id * 31 + index)
+        conversation = [{"role": "system", "content": style.system}, {"role": "user", "content": prompt.text}]
+        text = generator.generate([conversation], sampling, prefixes=[style.prefix])[0]
+        responses_with_features(prompt=prompt, answers=[(text, style.name)])
         done += 1
         _progress(prompt_id, done, total)
     log.info("pool for prompt %s: %d new answers", prompt_id, len(todo))

@@ -2,11 +2,12 @@
 
 Best-of-N samples N answers and keeps the one the user's reward ranks first (Stiennon et al. 2020, "Learning to
 summarize from human feedback", best-of-N against a reward model); ``best_of_styles`` draws its N candidates from
-contrasting style instructions instead of one distribution, so the candidates differ where users differ. PAD steers every token instead: Chen et al.
-2024, "PAD: Personalized Alignment of LLMs at Decoding-Time" — the base model proposes its top-k tokens and each
-is rescored with a personalised token-level reward, here ``log π(a | x, summary) − log π(a | x)``, the change
-the user's preference summary makes to the model's own belief. Both take the user's reward as a plain callable
-``score_fn(prompt, texts) -> list[float]`` so this module never depends on how that reward is built.
+contrasting style instructions instead of one distribution, so the candidates differ where users differ. PAD
+steers every token instead: Chen et al. 2024, "PAD: Personalized Alignment of LLMs at Decoding-Time" — the base
+model proposes its top-k tokens and each is rescored with a personalised token-level reward, here
+``log π(a | x, summary) − log π(a | x)``, the change the user's preference summary makes to the model's own
+belief. Both take the user's reward as a plain callable ``score_fn(prompt, texts) -> list[float]`` so this module
+never depends on how that reward is built.
 """
 
 from __future__ import annotations

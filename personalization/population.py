@@ -16,27 +16,37 @@ import torch
 from personalization.bank import BaseRewardBank
 from personalization.factorization import FactorizationConfig, bank_refit
 from personalization.meta import MetaPrior
+from personalization.mixture import BradleyTerryMixture, bank_refit_mixture
 from personalization.prototypes import PrototypeModel, PrototypePosterior
 from personalization.scaling import dual_granularity_proba, dual_granularity_score
-from personalization.user_model import UserRewardModel, user_fit
+from personalization.user_model import UserRewardModel, log_evidence, user_fit
 
 #: methods that adapt to the user's votes (the benchmarks add their own ``population`` and ``oracle``).
 ADAPTIVE = ("zero-prior", "meta-prior", "prototypes", "tailor")
+#: how a population fit learns its latent bases and prototypes (``PopulationConfig.bases``).
+BASES = ("mixture", "factorization")
 
 
 @dataclass
 class PopulationConfig:
     """Settings of the population fit.
 
-    ranks, user_l2, basis_l2, l2_scales: factorization (``FactorizationConfig``); meta_steps, robust_temperature:
+    bases: how the latent bases and prototypes are learned: ``mixture`` (a mixture of Bradley–Terry rewards over
+    whole users, ``mixture.BradleyTerryMixture``: its prototypes' rewards are the latent bases, k chosen in
+    ``k_range`` by held-out users) or ``factorization`` (low-rank factorization, then a Gaussian mixture over the
+    users' weights). ranks, user_l2, basis_l2, l2_scales: factorization (``FactorizationConfig``);
+    mixture_precision: the mixture's prior precision on each prototype's reward (``None``: ``user_l2``);
+    meta_steps, robust_temperature:
     ``MetaPrior``; k_range, n_components: ``PrototypeModel``; n_members, n_samples: dual-granularity scoring; tie_strength:
     Davidson ν everywhere (0 for data without ties); seed.
     """
 
+    bases: str = "mixture"
     ranks: tuple[int, ...] = (1, 2, 4, 8)
     user_l2: float = 1.0
     basis_l2: float = 1.0
     l2_scales: tuple[float, ...] = (0.1, 1.0, 10.0)
+    mixture_precision: float | None = None
     meta_steps: int = 300
     robust_temperature: float | None = 1.0
     k_range: tuple[int, ...] = (1, 2, 3, 4, 5, 6)
@@ -75,10 +85,14 @@ class Population:
         self, features: torch.Tensor, individual: UserRewardModel, posterior: PrototypePosterior,
         generator: torch.Generator | None = None,
     ) -> torch.Tensor:
-        """(M,) tailor reward of candidates ``features`` (M, K): dual-granularity test-time scaling."""
-        return dual_granularity_score(features, posterior=posterior, prototypes=self.prototypes,
-                                      individual=individual, n_samples=self.config.n_samples,
-                                      n_members=self.config.n_members, generator=generator)
+        """(M,) tailor reward of candidates ``features`` (M, K): dual-granularity test-time scaling, with the
+        individual level from each prior weighed by how well it explains the user's votes (``meta_share``)."""
+        settings = {"posterior": posterior, "prototypes": self.prototypes, "n_samples": self.config.n_samples,
+                    "n_members": self.config.n_members, "generator": generator}
+        by_meta = dual_granularity_score(features, individual=individual, **settings)  # type: ignore[arg-type]
+        by_prototypes = dual_granularity_score(features, **settings)  # type: ignore[arg-type]
+        share = meta_share(individual, posterior)
+        return share * by_meta + (1 - share) * by_prototypes
 
     def to_state(self) -> dict[str, object]:
         """JSON-safe state of the bank, prior and prototypes (the training users' weights live in prototypes)."""
@@ -101,11 +115,28 @@ class Population:
             return torch.sigmoid(self.meta.user_model().fit(support, outcomes).score(query))
         if method in ("prototypes", "tailor"):
             posterior = self.prototypes.posterior(support, outcomes, tie_strength=self.config.tie_strength)
-            individual = self.meta.user_model().fit(support, outcomes) if method == "tailor" else None
-            return dual_granularity_proba(query, posterior=posterior, prototypes=self.prototypes,
-                                          individual=individual, n_samples=self.config.n_samples,
-                                          n_members=self.config.n_members, generator=generator)
+            settings = {"posterior": posterior, "prototypes": self.prototypes, "n_samples": self.config.n_samples,
+                        "n_members": self.config.n_members, "generator": generator}
+            by_prototypes = dual_granularity_proba(query, **settings)  # type: ignore[arg-type]
+            if method == "prototypes":
+                return by_prototypes
+            individual = self.meta.user_model().fit(support, outcomes)
+            share = meta_share(individual, posterior)
+            by_meta = dual_granularity_proba(query, individual=individual, **settings)  # type: ignore[arg-type]
+            return share * by_meta + (1 - share) * by_prototypes
         raise ValueError(f"unknown method {method!r}: one of {ADAPTIVE}")
+
+
+def meta_share(individual: UserRewardModel, posterior: PrototypePosterior) -> float:
+    """Posterior probability that the meta-learned Gaussian prior, rather than the prototype mixture, explains the
+    user's votes (Bayesian model averaging of the two priors by their Laplace evidence; ½ before any vote).
+
+    Where users fall into types (a mixture prior fits), a few votes place a user better than one Gaussian can;
+    where they spread out evenly, the meta prior's individual fit wins. The evidence decides per user.
+    """
+    if individual.n_votes_ == 0:
+        return 0.5
+    return float(torch.sigmoid(torch.tensor(log_evidence(individual) - posterior.log_evidence)))
 
 
 def population_fit(
@@ -130,9 +161,15 @@ def population_fit(
     With ``previous`` (the last fit), the bank's version follows on from it and prototypes keep their ids
     (matched by shared members, so this survives the new bank).
     """
+    if config.bases not in BASES:
+        raise ValueError(f"bases must be one of {BASES}, not {config.bases!r}")
     version = 0 if previous is None else previous.bank.version
     bank = BaseRewardBank(version=version, encoder="" if previous is None else previous.bank.encoder)
     bank.fit_axes(pool_axes)
+    if config.bases == "mixture" and meta_votes is None:
+        return _mixture_population_fit(bank=bank, users=users, axes_first=axes_first, axes_second=axes_second,
+                                       emb_first=emb_first, emb_second=emb_second, outcomes=outcomes,
+                                       config=config, previous=previous)
     bank, weights_by_user = bank_refit(
         bank=bank, users=users, axes_first=axes_first, axes_second=axes_second, emb_first=emb_first,
         emb_second=emb_second, outcomes=outcomes,
@@ -154,6 +191,30 @@ def population_fit(
     prototypes = PrototypeModel(k_range=config.k_range, n_components=config.n_components,
                                 seed=config.seed).fit(weights, keys, previous=None if previous is None else
                                                       previous.prototypes)
+    return Population(bank=bank, meta=meta, prototypes=prototypes, user_weights=weights, config=config)
+
+
+def _mixture_population_fit(
+    *, bank: BaseRewardBank, users: Sequence[Hashable], axes_first: torch.Tensor, axes_second: torch.Tensor,
+    emb_first: torch.Tensor, emb_second: torch.Tensor, outcomes: torch.Tensor, config: PopulationConfig,
+    previous: Population | None,
+) -> Population:
+    """Bases and prototypes from a mixture of Bradley–Terry rewards over whole users, then the meta prior."""
+    bank, means, mixture = bank_refit_mixture(
+        bank=bank, users=users, axes_first=axes_first, axes_second=axes_second, emb_first=emb_first,
+        emb_second=emb_second, outcomes=outcomes,
+        mixture=BradleyTerryMixture(k_range=config.k_range, prior_precision=(
+            config.user_l2 if config.mixture_precision is None else config.mixture_precision),
+                                    tie_strength=config.tie_strength, seed=config.seed))
+    prototypes = PrototypeModel.from_mixture(
+        means, mixture.mix_, mixture.responsibilities_, mixture.users_,
+        previous=None if previous is None else previous.prototypes,
+        criterion_scores={k: -v for k, v in mixture.val_nll_.items()})
+    weights = prototypes.members_  # (U, K) each training user's expected weights
+    diffs = bank.pair_diffs(axes_first, emb_first, axes_second, emb_second)
+    meta = MetaPrior(meta_steps=config.meta_steps, robust_temperature=config.robust_temperature,
+                     tie_strength=config.tie_strength, seed=config.seed).fit(list(users), diffs, outcomes,
+                                                                             init_mean=weights.mean(0))
     return Population(bank=bank, meta=meta, prototypes=prototypes, user_weights=weights, config=config)
 
 

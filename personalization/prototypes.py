@@ -96,6 +96,33 @@ class PrototypeModel:
         self.ids_ = self._stable_ids(previous)
         return self
 
+    @classmethod
+    def from_mixture(
+        cls, means: torch.Tensor, mix: torch.Tensor, responsibilities: torch.Tensor,
+        user_keys: Sequence[Hashable] | None = None, previous: PrototypeModel | None = None,
+        reg_covar: float = 1e-2, criterion_scores: dict[int, float] | None = None,
+    ) -> PrototypeModel:
+        """Prototypes that were learned from the votes themselves (``mixture.BradleyTerryMixture``) rather than by
+        clustering weight vectors: ``means`` (k, K) the prototypes' weights on the bank, ``mix`` (k,),
+        ``responsibilities`` (U, k) of the training users. Each prototype's prior is ``N(mean, reg_covar · I)``,
+        so a new user's posterior over prototypes is the mixture's own; members are the users' expected weights.
+        """
+        model = cls(k_range=(int(means.shape[0]),), reg_covar=reg_covar)
+        means = torch.as_tensor(means, dtype=torch.float64)
+        resp = torch.as_tensor(responsibilities, dtype=torch.float64)  # (U, k)
+        model.k_ = int(means.shape[0])
+        model.means_ = means
+        model.covariances_ = reg_covar * torch.eye(means.shape[1], dtype=torch.float64).expand(model.k_, -1, -1).clone()
+        model.mix_ = torch.as_tensor(mix, dtype=torch.float64)
+        model.members_ = resp @ means  # (U, K)
+        model.member_keys_ = list(user_keys) if user_keys is not None else []
+        model.member_labels_ = resp.argmax(1)
+        model.criterion_scores_ = dict(criterion_scores or {})
+        model.center_ = model.members_.mean(0).numpy()
+        model.components_ = np.eye(means.shape[1])
+        model.ids_ = model._stable_ids(previous)
+        return model
+
     def _stable_ids(self, previous: PrototypeModel | None) -> list[int]:
         """Hungarian matching of new prototypes to previous ones (Kuhn 1955); unmatched ones get fresh ids.
 
@@ -156,8 +183,9 @@ class PrototypeModel:
             models.append(model)
             evidence = log_evidence(model) if model.n_votes_ else 0.0
             log_post.append(float(torch.log(self.mix_[c])) + evidence)
-        resp = torch.softmax(torch.tensor(log_post, dtype=torch.float64), 0)  # (k,)
-        return PrototypePosterior(responsibilities=resp, models=models)
+        log_post_t = torch.tensor(log_post, dtype=torch.float64)  # (k,)
+        return PrototypePosterior(responsibilities=torch.softmax(log_post_t, 0), models=models,
+                                  log_evidence=float(torch.logsumexp(log_post_t, 0)))
 
     def to_state(self) -> dict[str, object]:
         """JSON-safe state (the mixture, ids and members), for a database row."""
@@ -198,6 +226,7 @@ class PrototypePosterior:
 
     responsibilities: torch.Tensor  # (k,)
     models: list[UserRewardModel]
+    log_evidence: float = 0.0  # log p(votes | prototype prior), Laplace; 0 with no votes
 
     def moments(self) -> tuple[torch.Tensor, torch.Tensor]:
         """Moment-matched single Gaussian (mean (K,), covariance (K, K)), e.g. for storing or active queries."""

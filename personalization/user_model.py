@@ -93,9 +93,12 @@ class UserRewardModel:
             raise ValueError("sample_weight must be non-negative and diffs finite")
 
     def fit(
-        self, diffs: torch.Tensor, outcomes: torch.Tensor, sample_weight: torch.Tensor | None = None
+        self, diffs: torch.Tensor, outcomes: torch.Tensor, sample_weight: torch.Tensor | None = None,
+        init: torch.Tensor | None = None,
     ) -> UserRewardModel:
-        """Fit from ``diffs`` (N, K) = φ(first) − φ(second) and ``outcomes`` (N,) in {1, −1, 0}."""
+        """Fit from ``diffs`` (N, K) = φ(first) − φ(second) and ``outcomes`` (N,) in {1, −1, 0}.
+
+        ``init`` (K,) starts Newton there instead of at the prior mean (a warm start; same optimum)."""
         device = device_resolve(self.device)
         d = torch.as_tensor(diffs, dtype=torch.float64).to(device)  # (N, K)
         y = torch.as_tensor(outcomes, dtype=torch.int64).to(device)  # (N,)
@@ -106,7 +109,8 @@ class UserRewardModel:
         )  # (N,)
         self._check(d, y, c)
         mean, prec = self._prior(d.shape[1], device)
-        self.weights_, self.precision_ = self._newton(d, y, c, mean, prec, mean.clone())
+        start = mean.clone() if init is None else torch.as_tensor(init, dtype=torch.float64).to(device)
+        self.weights_, self.precision_ = self._newton(d, y, c, mean, prec, start)
         self.covariance_ = torch.linalg.inv(self.precision_)
         self.n_votes_ = int(d.shape[0])
         self.prior_mean_, self.prior_precision_ = mean, prec

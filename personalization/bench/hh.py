@@ -6,6 +6,7 @@ Everything is fitted on ``--train`` only; test users draw their support votes an
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -35,7 +36,9 @@ class HHConfig:
     # Each training pair sits in several pseudo-users, so a held-out pseudo-user's pairs were seen (with the same
     # labels) by others: validation inside --train is optimistic and would pick the weakest penalty. The penalty
     # scale is therefore fixed (0.1, chosen on a split of the dev file); ranks are still chosen by validation.
-    # The data have no ties, so the tie mass of Davidson's model is switched off.
+    # The data have no ties, so the tie mass of Davidson's model is switched off. The mixture's prototype rewards
+    # see every pair once per pass, so unless set their prior precision is ``baseline_l2`` times the passes: the
+    # same prior weight per distinct pair as the oracle's fit.
     population: PopulationConfig = field(
         default_factory=lambda: PopulationConfig(l2_scales=(0.1,), tie_strength=0.0))
 
@@ -91,10 +94,13 @@ def hh_run(train: PairSet, test: PairSet, cfg: HHConfig, log: Callable[[str], No
     rows, users = pseudo_users(bank_pairs.objective, cfg)
     log(f"training on {len(set(users))} pseudo-users / {len(rows)} votes")
     sub = bank_pairs.subset(rows)
+    population = cfg.population
+    if population.mixture_precision is None:
+        population = dataclasses.replace(population, mixture_precision=cfg.baseline_l2 * cfg.pseudo_user_passes)
     fitted = population_fit(
         users=users, axes_first=sub.axes_first, axes_second=sub.axes_second, emb_first=sub.emb_first,
         emb_second=sub.emb_second, outcomes=sub.outcome,
-        pool_axes=torch.cat([train.axes_first, train.axes_second]), config=cfg.population, meta_votes=meta_votes,
+        pool_axes=torch.cat([train.axes_first, train.axes_second]), config=population, meta_votes=meta_votes,
     )
     log(f"bank K={fitted.bank.dim} (latent rank {fitted.bank.n_latent}); prototypes k={fitted.prototypes.k_}")
     axis_std = fitted.bank.axis_std_

@@ -19,6 +19,7 @@ from webapp.prototypes import services as prototype_services
 from webapp.prototypes.models import Prototype, PrototypeFit
 from webapp.votes.models import Pair, Vote
 from webapp.webhooks.services import webhook_emit
+from workers.config import worker_config
 
 log = logging.getLogger(__name__)
 
@@ -203,7 +204,8 @@ MIN_BANK_VOTES = 5
 
 
 def bank_refit_run() -> int | None:
-    """Refit the latent base rewards from everyone's preference votes (PReF / LoRe low-rank factorization).
+    """Refit the latent base rewards from everyone's preference votes (PReF): by default the rewards of a mixture
+    of Bradley–Terry models over whole users (``TAILOR_BANK_BASES=mixture``), or a low-rank factorization (LoRe).
 
     Stores the result as the next bank version and makes it active; every profile is then behind its bank, so
     the reconciler refits each one onto the new bank from its stored votes. Returns the new version, or None
@@ -213,6 +215,7 @@ def bank_refit_run() -> int | None:
 
     from personalization.factorization import FactorizationConfig, bank_refit
     from personalization.meta import MetaPrior
+    from personalization.mixture import BradleyTerryMixture, bank_refit_mixture
     from webapp.profiles import services as profile_services
     from workers.refit import _OUTCOME, STRENGTH_WEIGHT, bank_ensure, embedding_from_bytes
 
@@ -240,19 +243,24 @@ def bank_refit_run() -> int | None:
     emb_first = torch.stack([embedding_from_bytes(r[5]) for r in rows])  # (N, d)
     emb_second = torch.stack([embedding_from_bytes(r[6]) for r in rows])  # (N, d)
     outcomes = torch.tensor([_OUTCOME[r[1]] for r in rows])  # (N,)
-    new_bank, _ = bank_refit(
-        bank=bank, users=users, axes_first=axes_first, axes_second=axes_second, emb_first=emb_first,
-        emb_second=emb_second, outcomes=outcomes,
-        sample_weight=torch.tensor([STRENGTH_WEIGHT[r[2]] for r in rows], dtype=torch.float64),
-        config=FactorizationConfig(),
-    )
+    weights = torch.tensor([STRENGTH_WEIGHT[r[2]] for r in rows], dtype=torch.float64)  # (N,)
+    votes = {"bank": bank, "users": users, "axes_first": axes_first, "axes_second": axes_second,
+             "emb_first": emb_first, "emb_second": emb_second, "outcomes": outcomes, "sample_weight": weights}
+    config = worker_config()
+    if config.bank_bases == "mixture":  # the bases are the rewards of prototypes learned from whole users' votes
+        mixture = BradleyTerryMixture(tie_strength=config.tie_strength, prior_precision=config.prior_precision)
+        new_bank, _, mixture = bank_refit_mixture(**votes, mixture=mixture)  # type: ignore[arg-type]
+        how = f"{new_bank.n_latent} latent bases (prototype rewards of a mixture over users)"
+    else:
+        new_bank, _ = bank_refit(**votes, config=FactorizationConfig())  # type: ignore[arg-type]
+        how = f"{new_bank.n_latent} latent bases (low-rank factorization)"
     # MRM: the prior that makes a new user's first votes go furthest on this bank, learned across its users.
     diffs = new_bank.pair_diffs(axes_first, emb_first, axes_second, emb_second)  # (N, K)
     prior = MetaPrior(meta_steps=META_STEPS).fit(users, diffs, outcomes)
     state = {**new_bank.to_state(), "prior": prior.to_state()}
     row = profile_services.bank_activate(
         version=new_bank.version, encoder=new_bank.encoder, names=new_bank.names_, state=state,
-        notes=f"named axes + {new_bank.n_latent} latent bases from {len(rows)} votes of {len(voters)} users"
+        notes=f"named axes + {how} from {len(rows)} votes of {len(voters)} users"
               f" ({len(flagged)} flagged voters left out)",
     )
     log.info("bank v%d active: %d latent bases", row.version, new_bank.n_latent)

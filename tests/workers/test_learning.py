@@ -111,8 +111,14 @@ def test_an_edited_summary_nudges_the_prior_and_says_what_changed(django_capture
 
 
 @pytest.mark.django_db
-def test_bank_refit_learns_latent_bases_and_profiles_move_onto_the_new_bank() -> None:
+@pytest.mark.parametrize("bases", ["mixture", "factorization"])
+def test_bank_refit_learns_latent_bases_and_profiles_move_onto_the_new_bank(settings, bases: str) -> None:
     import torch
+
+    from workers.config import worker_config
+
+    settings.PERSONALIZATION = {**settings.PERSONALIZATION, "bank_bases": bases}
+    worker_config.cache_clear()
 
     from webapp.profiles.selectors import profiles_behind
     from workers.learning import bank_refit_run
@@ -156,6 +162,8 @@ def test_bank_refit_learns_latent_bases_and_profiles_move_onto_the_new_bank() ->
     profile_refit_run(user_id=newcomer.pk)
     fresh = RewardProfile.objects.get(user=newcomer)
     assert fresh.weights == pytest.approx(active.state["prior"]["mean"])
+    assert bases.replace("factorization", "low-rank") in active.notes
+    worker_config.cache_clear()
 
 
 def _two_camps(bank_id: int, seed: int) -> None:

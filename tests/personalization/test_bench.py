@@ -88,7 +88,7 @@ def test_cli_hh_writes_the_json_report_without_loading_a_model(tmp_path: Path) -
     cache.save()
     out = tmp_path / "report.json"
     main(["hh", "--split-from", str(data), "--users", "4", "--json", str(out), "--cache-dir", str(tmp_path / "cache"),
-          "--plot", str(tmp_path / "plot.png"), "--ranks", "1", "--meta-steps", "10"])
+          "--plot", str(tmp_path / "plot.png"), "--ranks", "1", "--meta-steps", "10", "--encoder", "minilm"])
     report = json.loads(out.read_text())
     assert report["protocol"] == "hh" and report["shots"] == [1, 2, 5, 10, 20]
     assert set(report["ci95"]) == set(report["accuracy"])

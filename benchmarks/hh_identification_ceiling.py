@@ -28,11 +28,14 @@ def main() -> None:
     parser.add_argument("--split-from", required=True)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--users", type=int, default=400)
+    parser.add_argument("--encoder", default="minilm", help="minilm, smollm2-mean or smollm2-last")
+    parser.add_argument("--cache-dir", default="var/cache/embeddings")
     args = parser.parse_args()
     torch.set_num_threads(1)
     train_rows, test_rows = rows_split(rows_read(args.split_from), seed=args.seed)
-    name, factory = encoder_factory_for("minilm")
-    train, test = pairs_featurize(train_rows, name, factory), pairs_featurize(test_rows, name, factory)
+    name, factory = encoder_factory_for(args.encoder)
+    train = pairs_featurize(train_rows, name, factory, args.cache_dir)
+    test = pairs_featurize(test_rows, name, factory, args.cache_dir)
     std = torch.cat([train.axes_first, train.axes_second]).std(0).clamp(min=1e-3)
 
     def raw(p: object) -> torch.Tensor:
@@ -57,9 +60,11 @@ def main() -> None:
             accuracy.append(float(((p_first > 0.5) == (test.outcome[q] == 1)).double().mean()))
             right.append(float(post[t]))
         report[str(n)] = {"p_true_type": sum(right) / len(right), "accuracy": sum(accuracy) / len(accuracy)}
-    text = json.dumps({"protocol": "hh-identification-ceiling", "seed": args.seed, "by_shots": report}, indent=2)
+    text = json.dumps({"protocol": "hh-identification-ceiling", "encoder": args.encoder, "seed": args.seed,
+                       "by_shots": report}, indent=2)
     print(text)
-    out = Path(__file__).resolve().parent / "results" / f"hh_identification_ceiling_seed{args.seed}.json"
+    suffix = "" if args.encoder == "minilm" else f"_{args.encoder}"
+    out = Path(__file__).resolve().parent / "results" / f"hh_identification_ceiling{suffix}_seed{args.seed}.json"
     out.write_text(text + "\n")
 
 

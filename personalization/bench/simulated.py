@@ -162,10 +162,13 @@ def training_population(
 
 
 def simulated_run(
-    pool_path: str | Path, cfg: SimulatedConfig, log: Callable[[str], None] = print
+    pool_path: str | Path | Pool, cfg: SimulatedConfig, log: Callable[[str], None] = print
 ) -> dict[str, object]:
-    """Train on simulated training users, evaluate unseen users and the active-selection curve."""
-    pool = pool_read(pool_path)
+    """Train on simulated training users, evaluate unseen users and the active-selection curve.
+
+    ``pool_path`` is the pool file, or an already read ``Pool`` (e.g. with other embeddings, for a ceiling study).
+    """
+    pool = pool_path if isinstance(pool_path, Pool) else pool_read(pool_path)
     gen = torch.Generator().manual_seed(cfg.seed)
     judges = judges_standardised(pool.texts).z
     dirichlet = user_mixtures(cfg.alpha)

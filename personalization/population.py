@@ -85,14 +85,11 @@ class Population:
         self, features: torch.Tensor, individual: UserRewardModel, posterior: PrototypePosterior,
         generator: torch.Generator | None = None,
     ) -> torch.Tensor:
-        """(M,) tailor reward of candidates ``features`` (M, K): dual-granularity test-time scaling, with the
-        individual level from each prior weighed by how well it explains the user's votes (``meta_share``)."""
-        settings = {"posterior": posterior, "prototypes": self.prototypes, "n_samples": self.config.n_samples,
-                    "n_members": self.config.n_members, "generator": generator}
-        by_meta = dual_granularity_score(features, individual=individual, **settings)  # type: ignore[arg-type]
-        by_prototypes = dual_granularity_score(features, **settings)  # type: ignore[arg-type]
-        share = meta_share(individual, posterior)
-        return share * by_meta + (1 - share) * by_prototypes
+        """(M,) tailor reward of candidates ``features`` (M, K): dual-granularity test-time scaling with the meta
+        prior's fit as the individual level, as the compare worker ranks best-of-N candidates."""
+        return dual_granularity_score(features, posterior=posterior, prototypes=self.prototypes,
+                                      individual=individual, n_samples=self.config.n_samples,
+                                      n_members=self.config.n_members, generator=generator)
 
     def to_state(self) -> dict[str, object]:
         """JSON-safe state of the bank, prior and prototypes (the training users' weights live in prototypes)."""

@@ -32,6 +32,8 @@ def _population(args: argparse.Namespace, base: Any) -> Any:
     import dataclasses
 
     changes: dict[str, Any] = {"meta_steps": args.meta_steps, "seed": args.seed}
+    if args.bases:
+        changes["bases"] = args.bases
     if args.ranks:
         changes["ranks"] = tuple(int(r) for r in args.ranks.split(","))
     if args.l2_scales:
@@ -126,6 +128,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--ranks", default="", help="candidate latent ranks, chosen by validation (default 1,2,4,8)")
     parser.add_argument("--l2-scales", default="", help="factorization penalty scales (default: per protocol)")
     parser.add_argument("--meta-steps", type=int, default=300, help="outer steps of the meta-learned prior")
+    parser.add_argument("--bases", default="", choices=["", "mixture", "factorization"],
+                        help="how latent bases and prototypes are learned (default: mixture)")
     parser.add_argument("--cache-dir", default="var/cache/embeddings")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (the host is shared)")

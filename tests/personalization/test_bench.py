@@ -72,7 +72,8 @@ def test_hh_run_reports_every_method_and_personalization_beats_population() -> N
     assert accuracy["oracle"]["1"] > 0.9
 
 
-def test_cli_hh_writes_the_json_report_without_loading_a_model(tmp_path: Path) -> None:
+@pytest.mark.parametrize("bases", ["mixture", "factorization"])
+def test_cli_hh_writes_the_json_report_without_loading_a_model(tmp_path: Path, bases: str) -> None:
     rows = _hh_rows(200)
     data = tmp_path / "hh.jsonl.gz"
     with gzip.open(data, "wt") as handle:
@@ -88,7 +89,8 @@ def test_cli_hh_writes_the_json_report_without_loading_a_model(tmp_path: Path) -
     cache.save()
     out = tmp_path / "report.json"
     main(["hh", "--split-from", str(data), "--users", "4", "--json", str(out), "--cache-dir", str(tmp_path / "cache"),
-          "--plot", str(tmp_path / "plot.png"), "--ranks", "1", "--meta-steps", "10", "--encoder", "minilm"])
+          "--plot", str(tmp_path / "plot.png"), "--ranks", "1", "--meta-steps", "10", "--encoder", "minilm",
+          "--bases", bases])
     report = json.loads(out.read_text())
     assert report["protocol"] == "hh" and report["shots"] == [1, 2, 5, 10, 20]
     assert set(report["ci95"]) == set(report["accuracy"])

@@ -204,8 +204,8 @@ MIN_BANK_VOTES = 5
 
 
 def bank_refit_run() -> int | None:
-    """Refit the latent base rewards from everyone's preference votes (PReF): by default the rewards of a mixture
-    of Bradley–Terry models over whole users (``TAILOR_BANK_BASES=mixture``), or a low-rank factorization (LoRe).
+    """Refit the latent base rewards from everyone's preference votes (PReF): by default a low-rank factorization
+    (LoRe), or the rewards of a mixture of Bradley–Terry models over whole users (``TAILOR_BANK_BASES=mixture``).
 
     Stores the result as the next bank version and makes it active; every profile is then behind its bank, so
     the reconciler refits each one onto the new bank from its stored votes. Returns the new version, or None

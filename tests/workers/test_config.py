@@ -19,8 +19,8 @@ def test_the_generator_decodes_with_int4_weights_and_best_of_n_draws_two_answers
     assert worker_config().best_of_style_samples == 2
 
 
-def test_the_bank_refit_learns_mixture_bases_by_default(settings) -> None:
-    assert worker_config().bank_bases == "mixture"
+def test_the_bank_refit_learns_factorization_bases_by_default(settings) -> None:
+    assert worker_config().bank_bases == "factorization"
 
 
 @pytest.mark.parametrize(("key", "value", "message"), [

@@ -221,7 +221,7 @@ PERSONALIZATION = {
     "generator": env.str("TAILOR_GENERATOR", default="packaged:SmolLM2-135M-Instruct"),
     "generator_quantize": env.str("TAILOR_GENERATOR_QUANTIZE", default="int4-weight"),
     "best_of_style_samples": env.int("TAILOR_BEST_OF_STYLE_SAMPLES", default=2),
-    "bank_bases": env.str("TAILOR_BANK_BASES", default="mixture"),
+    "bank_bases": env.str("TAILOR_BANK_BASES", default="factorization"),
     "model_cache_dir": str(TAILOR_HOME / "models"),
     "prior_precision": env.float("TAILOR_PRIOR_PRECISION", default=1.0),
     "tie_strength": env.float("TAILOR_TIE_STRENGTH", default=0.5),

@@ -18,7 +18,7 @@ import torch
 from personalization.axes import AXIS_NAMES
 from personalization.bank import BaseRewardBank
 from personalization.devices import device_resolve
-from personalization.user_model import UserRewardModel, davidson_nll
+from personalization.user_model import UserRewardModel, davidson_nll, davidson_proba
 
 
 class BradleyTerryMixture:
@@ -140,36 +140,27 @@ class BradleyTerryMixture:
         return float(-torch.logsumexp(per_user + mix.clamp(min=1e-12).log(), 1).sum() / c.sum().clamp(min=1e-12))
 
     def posterior(
-        self, diffs: torch.Tensor, outcomes: torch.Tensor, sample_weight: torch.Tensor | None = None, *,
-        weights: torch.Tensor | None = None, mix: torch.Tensor | None = None,
+        self, diffs: torch.Tensor, outcomes: torch.Tensor, sample_weight: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """(k,) posterior over the prototypes of a user with these votes (the mixing weights with none)."""
-        w = self.weights_ if weights is None else weights
-        m = self.mix_ if mix is None else mix
+        w = self.weights_
         d = torch.as_tensor(diffs, dtype=torch.float64).to(w.device).reshape(-1, w.shape[1])
         y = torch.as_tensor(outcomes, dtype=torch.int64).to(w.device).reshape(-1)
         c = torch.ones(len(y), dtype=torch.float64, device=w.device) if sample_weight is None else torch.as_tensor(
             sample_weight, dtype=torch.float64).to(w.device)
         uid = torch.zeros(len(y), dtype=torch.int64, device=w.device)
         log_lik = self._user_log_lik(w, uid, d, y, c, 1)[0]  # (k,)
-        return torch.softmax(log_lik + m.clamp(min=1e-12).log(), 0)
-
-    def _predictive(self, diffs: torch.Tensor, weights: torch.Tensor, post: torch.Tensor) -> torch.Tensor:
-        """(N, 3) P(first), P(second), P(tie) averaged over the prototypes with ``post``."""
-        half = (diffs @ weights.T) / 2  # (N, k)
-        tie = torch.full_like(half, torch.log(torch.tensor(self.tie_strength)).item() if self.tie_strength > 0
-                              else -float("inf"))
-        p = torch.softmax(torch.stack([half, -half, tie], -1), -1)  # (N, k, 3)
-        return torch.einsum("nkj,k->nj", p, post)
+        return torch.softmax(log_lik + self.mix_.clamp(min=1e-12).log(), 0)
 
     def predict_proba(
         self, support: torch.Tensor, outcomes: torch.Tensor, query: torch.Tensor
     ) -> torch.Tensor:
-        """(Q, 3) P(first), P(second), P(tie) of ``query`` diffs for a user with these ``support`` votes."""
-        post = self.posterior(support, outcomes)
-        return self._predictive(torch.as_tensor(query, dtype=torch.float64).to(self.weights_.device),
-                                self.weights_, post)
-
+        """(Q, 3) P(first), P(second), P(tie) of ``query`` diffs for a user with these ``support`` votes, averaged
+        over the prototypes by the user's posterior."""
+        post = self.posterior(support, outcomes)  # (k,)
+        query = torch.as_tensor(query, dtype=torch.float64).to(self.weights_.device)
+        p = davidson_proba(query @ self.weights_.T, self.tie_strength)  # (Q, k, 3)
+        return torch.einsum("qkj,k->qj", p, post)
 
 def mixture_bank(
     bank: BaseRewardBank, mixture: BradleyTerryMixture, embeddings_seen: torch.Tensor

@@ -197,11 +197,11 @@ def _mixture_population_fit(
     previous: Population | None,
 ) -> Population:
     """Bases and prototypes from a mixture of Bradley–Terry rewards over whole users, then the meta prior."""
+    precision = config.user_l2 if config.mixture_precision is None else config.mixture_precision
     bank, means, mixture = bank_refit_mixture(
         bank=bank, users=users, axes_first=axes_first, axes_second=axes_second, emb_first=emb_first,
         emb_second=emb_second, outcomes=outcomes,
-        mixture=BradleyTerryMixture(k_range=config.k_range, prior_precision=(
-            config.user_l2 if config.mixture_precision is None else config.mixture_precision),
+        mixture=BradleyTerryMixture(k_range=config.k_range, prior_precision=precision,
                                     tie_strength=config.tie_strength, seed=config.seed))
     prototypes = PrototypeModel.from_mixture(
         means, mixture.mix_, mixture.responsibilities_, mixture.users_,

@@ -118,8 +118,6 @@ class PrototypeModel:
         model.member_keys_ = list(user_keys) if user_keys is not None else []
         model.member_labels_ = resp.argmax(1)
         model.criterion_scores_ = dict(criterion_scores or {})
-        model.center_ = model.members_.mean(0).numpy()
-        model.components_ = np.eye(means.shape[1])
         model.ids_ = model._stable_ids(previous)
         return model
 

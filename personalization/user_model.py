@@ -37,6 +37,13 @@ def davidson_nll(scores: torch.Tensor, outcomes: torch.Tensor, tie_strength: flo
     return log_z - log_num
 
 
+
+def davidson_proba(scores: torch.Tensor, tie_strength: float) -> torch.Tensor:
+    """(..., 3) P(first), P(second), P(tie) under Davidson's model for ``scores`` (...) = r(first) − r(second)."""
+    half = scores / 2
+    tie = torch.full_like(half, math.log(tie_strength) if tie_strength > 0 else -math.inf)
+    return torch.softmax(torch.stack([half, -half, tie], -1), -1)
+
 class UserRewardModel:
     """MAP + Laplace Bradley–Terry/Davidson fit of one user's weights over K base rewards.
 
@@ -166,10 +173,7 @@ class UserRewardModel:
 
     def predict_proba(self, diffs: torch.Tensor) -> torch.Tensor:
         """(N, 3) probabilities of first preferred, second preferred, tie at the MAP weights."""
-        a = self.score(diffs) / 2
-        nu = self.tie_strength
-        z = torch.stack([a, -a, torch.full_like(a, math.log(nu) if nu > 0 else -math.inf)], -1)
-        return torch.softmax(z, dim=-1)
+        return davidson_proba(self.score(diffs), self.tie_strength)
 
     def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         """(n, K) draws of the weights from the Laplace posterior."""

@@ -249,7 +249,7 @@ def bank_refit_run() -> int | None:
     config = worker_config()
     if config.bank_bases == "mixture":  # the bases are the rewards of prototypes learned from whole users' votes
         mixture = BradleyTerryMixture(tie_strength=config.tie_strength, prior_precision=config.prior_precision)
-        new_bank, _, mixture = bank_refit_mixture(**votes, mixture=mixture)  # type: ignore[arg-type]
+        new_bank, _, _ = bank_refit_mixture(**votes, mixture=mixture)  # type: ignore[arg-type]
         how = f"{new_bank.n_latent} latent bases (prototype rewards of a mixture over users)"
     else:
         new_bank, _ = bank_refit(**votes, config=FactorizationConfig())  # type: ignore[arg-type]

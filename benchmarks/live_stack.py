@@ -55,7 +55,7 @@ def live_stack(env: dict[str, str], worker_concurrency: int = 1, web_workers: in
                           f"{queue}@%h", "--concurrency", str(concurrency), "--loglevel", "WARNING",
                           "--without-mingle", "--without-gossip"],
                          cwd=ROOT, env={"DB_CONN_MAX_AGE": "60", **env})
-        for queue, concurrency in (("default", worker_concurrency), ("gpu", 1))
+        for queue, concurrency in (("realtime", worker_concurrency), ("interactive", 1), ("batch", 1), ("maintenance", 1))
     ]
     base = f"http://127.0.0.1:{port}"
     try:

@@ -59,9 +59,9 @@ def celery_worker_live(transactional_db: None, broker_clean: None) -> Iterator[o
     """A real Celery worker consuming both queues from the real broker, in a thread of this process."""
     from celery.contrib.testing.worker import start_worker
 
-    from workers.celery_app import app
+    from workers.celery_app import ALL_QUEUES, app
 
-    with start_worker(app, pool="solo", concurrency=1, perform_ping_check=False, queues=["default", "gpu"],
+    with start_worker(app, pool="solo", concurrency=1, perform_ping_check=False, queues=ALL_QUEUES,
                       shutdown_timeout=30, loglevel="WARNING") as worker:
         yield worker
 

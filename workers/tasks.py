@@ -83,7 +83,7 @@ def profiles_reconcile() -> int:
 
     behind = profiles_behind()
     for user_id in behind:
-        profile_refit.apply_async(kwargs={"user_id": user_id}, queue="default")
+        profile_refit.apply_async(kwargs={"user_id": user_id})
     if behind:
         log.info("reconciler re-enqueued %d profile refits", len(behind))
     return len(behind)

@@ -134,14 +134,14 @@ def test_reconciler_recovers_a_lost_refit_task(broker_clean) -> None:
     from celery.contrib.testing.worker import start_worker
 
     from workers.celery_app import app
-    from workers.enqueue import PROFILES_RECONCILE
+    from workers.contracts import PROFILES_RECONCILE
 
     user = UserFactory()
     _vote_for_shorter(user, 3)  # three refits enqueued on commit...
     app.control.purge()  # ...and lost, as with a broker restart or a worker killed before acking
     assert not RewardProfile.objects.filter(user=user).exists()
-    with start_worker(app, pool="solo", perform_ping_check=False, queues=["default", "gpu"], loglevel="WARNING"):
-        app.send_task(PROFILES_RECONCILE, queue="default")  # what beat sends every RECONCILE_INTERVAL_SECONDS
+    with start_worker(app, pool="solo", perform_ping_check=False, queues=ALL_QUEUES, loglevel="WARNING"):
+        app.send_task(PROFILES_RECONCILE)  # what beat sends every RECONCILE_INTERVAL_SECONDS
         assert wait_until(lambda: RewardProfile.objects.filter(user=user, vote_count=3).exists())
 
 

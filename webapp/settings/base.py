@@ -136,6 +136,8 @@ CACHES = {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
         "LOCATION": REDIS_URL,
         "KEY_PREFIX": "tailor",
+        # one pool per process, not one per request (the why: webapp/redis_pool.py)
+        "OPTIONS": {"pool_class": "webapp.redis_pool.ProcessConnectionPool"},
     }
 }
 

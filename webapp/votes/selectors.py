@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import statistics
+import time
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import timedelta
@@ -13,7 +14,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Count, Max, Q
 from django.utils import timezone
 
-from webapp.catalog.models import Prompt, Response
+from webapp.catalog.models import Response
 from webapp.votes import services
 from webapp.votes.models import Pair, Vote
 
@@ -86,17 +87,45 @@ def _repeat(user: AbstractBaseUser, rng: random.Random) -> Pair | None:
 
 #: a random pair comes from one of this many randomly chosen prompts (their answers are read in one query)
 RANDOM_PROMPTS = 50
+#: how long a process reuses its list of the prompts that have two answers with features. Reading it groups every
+#: answer of the catalog, on every random pair; a new prompt waits at most this long to be offered, and a list
+#: that offers a user nothing new is re-read at once, so a stale list never ends anyone's voting.
+VOTABLE_PROMPTS_SECONDS = 60.0
+_votable: tuple[float, list[int]] | None = None
+
+
+def _votable_prompt_ids(prompts: Collection[int] | None = None) -> list[int]:
+    """Prompts (of ``prompts``, or all) with at least two answers that have features."""
+    responses = Response.objects.exclude(axis_scores=None)
+    if prompts is not None:
+        responses = responses.filter(prompt_id__in=prompts)
+    return list(responses.order_by().values("prompt_id").annotate(n=Count("id")).filter(n__gte=2)
+                .values_list("prompt_id", flat=True))
+
+
+def _votable_prompt_ids_cached(*, refresh: bool = False) -> tuple[list[int], bool]:
+    """Every votable prompt id, from this process's copy when it is fresh; and whether it was just read."""
+    global _votable
+    now = time.monotonic()
+    if refresh or _votable is None or now - _votable[0] > VOTABLE_PROMPTS_SECONDS:
+        _votable = (now, _votable_prompt_ids())
+        return list(_votable[1]), True
+    return list(_votable[1]), False
 
 
 def _random(user: AbstractBaseUser, rng: random.Random, seen: set[frozenset[int]],
             only: Collection[int] | None = None) -> Pair | None:
-    if only is not None and len(only) <= RANDOM_PROMPTS:  # a demo session's dozen prompts: all are looked at
-        prompt_ids = sorted(only)
-    else:
-        prompts = Prompt.objects.all() if only is None else Prompt.objects.filter(pk__in=only)
-        with_features = Q(responses__axis_scores__isnull=False)
-        prompt_ids = list(prompts.annotate(n=Count("responses", filter=with_features)).filter(n__gte=2)
-                          .values_list("pk", flat=True))
+    if only is not None:  # a demo session's dozen prompts are all looked at; a bigger set is grouped once
+        return _random_from(user, rng, seen, sorted(only) if len(only) <= RANDOM_PROMPTS else _votable_prompt_ids(only))
+    prompt_ids, fresh = _votable_prompt_ids_cached()
+    pair = _random_from(user, rng, seen, prompt_ids)
+    if pair is None and not fresh:  # maybe prompts were added since the copy was made
+        pair = _random_from(user, rng, seen, _votable_prompt_ids_cached(refresh=True)[0])
+    return pair
+
+
+def _random_from(user: AbstractBaseUser, rng: random.Random, seen: set[frozenset[int]],
+                 prompt_ids: list[int]) -> Pair | None:
     rng.shuffle(prompt_ids)
     prompt_ids = prompt_ids[:RANDOM_PROMPTS]
     featured: dict[int, list[int]] = {prompt_id: [] for prompt_id in prompt_ids}
@@ -108,8 +137,9 @@ def _random(user: AbstractBaseUser, rng: random.Random, seen: set[frozenset[int]
         candidates = [(a, b) for i, a in enumerate(ids) for b in ids[i + 1 :] if frozenset((a, b)) not in seen]
         if candidates:
             a, b = rng.choice(candidates)
-            found = Response.objects.in_bulk([a, b])
-            return _shuffled_pair(user, found[a], found[b], rng, source=Pair.Source.RANDOM)
+            found = Response.objects.select_related("prompt").in_bulk([a, b])  # the page shows the prompt too
+            if len(found) == 2:
+                return _shuffled_pair(user, found[a], found[b], rng, source=Pair.Source.RANDOM)
     return None
 
 
@@ -137,7 +167,7 @@ def pair_next(*, user: AbstractBaseUser, rng: random.Random | None = None,
             Response.objects.filter(prompt_id__in=prompt_ids).values_list("pk", flat=True))
         suggestion = _suggested(user, seen, allowed)
         if suggestion is not None:
-            responses = list(Response.objects.filter(pk__in=suggestion))
+            responses = list(Response.objects.filter(pk__in=suggestion).select_related("prompt"))
             if len(responses) == 2:
                 return _shuffled_pair(user, responses[0], responses[1], rng, source=Pair.Source.ACTIVE)
     return _random(user, rng, seen, prompt_ids)

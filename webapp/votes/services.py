@@ -52,8 +52,12 @@ def pair_create(
     else:
         prompt_id = left.prompt_id
     # one INSERT: atomic on its own, no transaction around it (two round trips fewer on every vote)
-    return Pair.objects.create(user=user, prompt_id=prompt_id, left=left, right=right, source=source,
+    pair = Pair.objects.create(user=user, prompt_id=prompt_id, left=left, right=right, source=source,
                                expected=expected, repeat_of=repeat_of)
+    shown = expected if source == Pair.Source.GOLD else left
+    if Response.prompt.is_cached(shown):  # type: ignore[attr-defined]  # the page shows it: no query to read it again
+        pair.prompt = shown.prompt
+    return pair
 
 
 @transaction.atomic
@@ -129,7 +133,9 @@ def vote_record(
     # locked pair, or loses the insert race on the key's unique constraint below.
     try:
         with transaction.atomic():
-            pair = Pair.objects.select_for_update().filter(pk=pair_id, user=user).first()
+            # the pair locked, and its vote if it has one, in one query (only the pair's row is locked)
+            pair = (Pair.objects.select_for_update(of=("self",)).select_related("vote")
+                    .filter(pk=pair_id, user=user).first())
             if pair is None:
                 existing = Vote.objects.filter(idempotency_key=idempotency_key).first()
                 if existing is not None:  # the key is known: say whose it is
@@ -137,7 +143,7 @@ def vote_record(
                 raise VoteRejected("this pair was not shown to you")
             if pair.skipped_at is not None:
                 raise VoteRejected("this pair was skipped")
-            winner = Vote.objects.filter(pair=pair).first()
+            winner = pair.vote if hasattr(pair, "vote") else None
             if winner is not None:
                 # A concurrent request with the same key got the pair lock first: this one is its replay.
                 if winner.idempotency_key == idempotency_key:

@@ -18,7 +18,7 @@ from webapp.catalog.models import Response
 from webapp.profiles.models import BaseRewardBank as BaseRewardBankRow
 from webapp.profiles.models import RewardProfile
 from workers.config import worker_config
-from workers.refit import encoder_get
+from workers.features import encoder_get
 
 log = logging.getLogger(__name__)
 

@@ -27,7 +27,8 @@ from webapp.live import group_send
 from webapp.profiles.models import RewardProfile
 from webapp.votes import services as vote_services
 from workers.config import worker_config
-from workers.refit import bank_ensure, responses_with_features, user_posterior
+from workers.features import bank_ensure, responses_with_features
+from workers.posterior import user_posterior
 
 log = logging.getLogger(__name__)
 

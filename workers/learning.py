@@ -20,6 +20,15 @@ from webapp.prototypes.models import Prototype, PrototypeFit
 from webapp.votes.models import Pair, Vote
 from webapp.webhooks.services import webhook_emit
 from workers.config import worker_config
+from workers.features import OUTCOME, STRENGTH_WEIGHT, bank_ensure, embedding_from_bytes
+from workers.prototype_review import (
+    decisions_apply,
+    key_targets,
+    keys_never_reused,
+    prototype_stats_refresh,
+    retired_mix_zeroed,
+)
+from workers.pushes import profile_push, progress_push, review_send
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +46,6 @@ def _pool(bank: BaseRewardBank) -> tuple[dict[int, torch.Tensor], dict[int, int]
     changes (checked with one aggregate query, so a warm refit does not reload the pool)."""
     from django.db.models import Count, Max
 
-    from workers.refit import embedding_from_bytes
 
     pool = Response.objects.exclude(axis_scores=None).exclude(embedding=None)
     stats = pool.aggregate(n=Count("id"), newest=Max("id"))
@@ -100,7 +108,10 @@ def summary_refresh(
     """The new grounded summary, or None to keep the stored one (edited by the user, or not moved enough)."""
     if profile is not None and profile.summary_edited:
         return None
-    old = profile.weights if profile is not None and profile.summary and len(profile.weights) == len(weights) else None
+    # compared with the weights the stored summary was written from (not the stored weights: the refit has
+    # already replaced those when its follower runs)
+    written_from = profile.summary_weights if profile is not None else []
+    old = written_from if profile is not None and profile.summary and len(written_from) == len(weights) else None
     if old is not None and not summary_needs_refresh(old, weights, names=names):
         return None
     example = None
@@ -117,7 +128,6 @@ def _prototypes_store_with_decisions(
     responsibilities: torch.Tensor, projection: dict[str, object], requested_by: int | None, audit_id: int | None,
 ) -> tuple[PrototypeFit, list[int], list[prototype_services.PrototypeRow]]:
     """Apply staff decisions to a fitted clustering and store it (inside the caller's locking transaction)."""
-    from workers.prototype_review import decisions_apply, key_targets, keys_never_reused, retired_mix_zeroed
 
     model.ids_ = keys_never_reused(model.ids_, previous.ids_ if previous is not None else [])
     targets = key_targets(model.ids_)  # staff decisions: retired → None, merged → the target's key
@@ -149,8 +159,6 @@ def prototypes_refit_run(*, requested_by: int | None = None, audit_id: int | Non
     apply staff decisions (retired and merged keys, see ``workers.prototype_review``). Returns the number of live
     prototypes stored (0 when there are too few users). Progress is pushed to open review pages."""
     from webapp.prototypes.projection import Projection, projection_fit
-    from workers.prototype_review import progress_push, prototype_stats_refresh, review_send
-    from workers.refit import bank_ensure, profile_push
 
     progress_push(job="refit", stage="loading profiles", done=1, total=4)
     bank_id, bank = bank_ensure()
@@ -191,7 +199,7 @@ def prototypes_refit_run(*, requested_by: int | None = None, audit_id: int | Non
     for uid in user_ids:
         version = RewardProfile.objects.filter(user_id=uid).values_list("version", flat=True).first()
         if version is not None:
-            profile_push(user_id=uid, version=version, staff_map=False)
+            profile_push(user_id=uid, version=version, source="prototypes")
     review_send({"type": "prototypes.updated"})  # the staff map, list and audit, once
     progress_push(job="refit", stage="done", done=4, total=4)
     log.info("prototypes v%d: k=%d over %d users, %d live", fit.version, model.k_, len(user_ids), len(keys))
@@ -217,7 +225,6 @@ def bank_refit_run() -> int | None:
     from personalization.meta import MetaPrior
     from personalization.mixture import BradleyTerryMixture, bank_refit_mixture
     from webapp.profiles import services as profile_services
-    from workers.refit import _OUTCOME, STRENGTH_WEIGHT, bank_ensure, embedding_from_bytes
 
     _, bank = bank_ensure()
     sources = [Pair.Source.ACTIVE, Pair.Source.RANDOM, Pair.Source.COMPARE]
@@ -225,7 +232,7 @@ def bank_refit_run() -> int | None:
     from webapp.quality.selectors import users_flagged
 
     flagged = users_flagged()
-    votes = Vote.objects.filter(pair__source__in=sources, choice__in=list(_OUTCOME)).exclude(user_id__in=flagged)
+    votes = Vote.objects.filter(pair__source__in=sources, choice__in=list(OUTCOME)).exclude(user_id__in=flagged)
     voters = [row["user_id"] for row in votes.values("user_id").annotate(n=Count("id"))
               if row["n"] >= MIN_BANK_VOTES]
     if len(voters) < MIN_BANK_USERS:
@@ -242,7 +249,7 @@ def bank_refit_run() -> int | None:
     axes_second = torch.tensor([r[4] for r in rows], dtype=torch.float32)  # (N, A)
     emb_first = torch.stack([embedding_from_bytes(r[5]) for r in rows])  # (N, d)
     emb_second = torch.stack([embedding_from_bytes(r[6]) for r in rows])  # (N, d)
-    outcomes = torch.tensor([_OUTCOME[r[1]] for r in rows])  # (N,)
+    outcomes = torch.tensor([OUTCOME[r[1]] for r in rows])  # (N,)
     weights = torch.tensor([STRENGTH_WEIGHT[r[2]] for r in rows], dtype=torch.float64)  # (N,)
     votes = {"bank": bank, "users": users, "axes_first": axes_first, "axes_second": axes_second,
              "emb_first": emb_first, "emb_second": emb_second, "outcomes": outcomes, "sample_weight": weights}

@@ -22,6 +22,7 @@ from webapp.demos.models import DemoSession, Participant, StageChange
 from webapp.demos.panels import presenter_live, presenter_session
 from webapp.demos.ratelimit import Limit, limit_exceeded, limit_hit
 from webapp.live import group_send
+from workers import contracts
 from workers.enqueue import demo_prepare_enqueue, demo_reveal_enqueue
 
 MAX_NAME_CHARS = 120
@@ -39,14 +40,9 @@ class DemoRejected(ValueError):
         self.field = field
 
 
-def presenter_group(session_id: int) -> str:
-    """The presenter screen's Channels group (staff only)."""
-    return f"demo.{session_id}"
-
-
-def room_group(session_id: int) -> str:
-    """Every participant page of a session listens here for stage changes."""
-    return f"demo.{session_id}.room"
+#: the presenter screen's Channels group (staff only), and the one every participant page of a session listens on
+presenter_group = contracts.presenter_group
+room_group = contracts.room_group
 
 
 # --- create ---------------------------------------------------------------------------------------------------

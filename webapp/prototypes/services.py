@@ -11,6 +11,7 @@ from django.db import transaction
 from webapp.live import group_send
 from webapp.profiles.models import RewardProfile
 from webapp.prototypes.models import Prototype, PrototypeAudit, PrototypeFit
+from workers import contracts
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +82,7 @@ def prototypes_store(
 
 # --- staff review -----------------------------------------------------------------------------------------
 
-STAFF_GROUP = "staff.prototypes"
+STAFF_GROUP = contracts.STAFF_PROTOTYPES_GROUP
 MAX_NAME = 80
 #: a split re-clusters members into two; fewer than this cannot make two meaningful groups
 MIN_SPLIT_MEMBERS = 4

@@ -275,3 +275,19 @@ def test_beat_runs_the_sweeper_on_the_maintenance_queue() -> None:
     entries = [e for e in app.conf.beat_schedule.values() if e["task"] == contracts.JOBS_SWEEP]
     assert len(entries) == 1 and entries[0]["schedule"] == settings.JOBS_SWEEP_INTERVAL_SECONDS
     assert app.amqp.router.route({}, contracts.JOBS_SWEEP)["queue"].name == "maintenance"
+
+
+async def test_the_compare_page_is_cleared_when_a_lost_running_job_is_written_again() -> None:
+    user = await sync_to_async(UserFactory)()
+    prompt = await sync_to_async(PromptFactory)()
+    job = await sync_to_async(GenerationJob.objects.create)(
+        user=user, prompt=prompt, status="running", attempts=1, dispatched_at=timezone.now()
+    )
+    await sync_to_async(_age)(GenerationJob, job.pk)
+    page = await ws_communicator(user, f"/ws/jobs/{job.pk}/")
+    assert (await page.connect(timeout=10))[0]
+    assert await sync_to_async(jobs_sweep_run)() == {"generation_resent": 1}
+    frame = await page.receive_from(timeout=10)
+    assert 'data-testid="compare-rewriting"' in frame  # half-streamed text gives way to the new run's
+    assert 'id="compare-personal-text"' in frame and 'hx-swap-oob="true"' in frame
+    await page.disconnect()

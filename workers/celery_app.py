@@ -40,6 +40,12 @@ def _schedule(sender: Celery, **_: object) -> None:
         name="reconcile profiles",
     )
     sender.add_periodic_task(
+        settings.JOBS_SWEEP_INTERVAL_SECONDS,
+        sender.signature(contracts.JOBS_SWEEP),
+        name="re-send or fail lost work",
+        expires=settings.JOBS_SWEEP_INTERVAL_SECONDS,  # a sweep that waited past the next one is not needed
+    )
+    sender.add_periodic_task(
         settings.PROTOTYPES_INTERVAL_SECONDS,
         sender.signature(contracts.PROTOTYPES_REFIT),
         name="refit prototypes",

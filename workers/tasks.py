@@ -118,6 +118,14 @@ def profiles_reconcile() -> int:
     return sent
 
 
+@shared_task(name="tailor.jobs_sweep", soft_time_limit=60, time_limit=90)
+def jobs_sweep() -> dict[str, int]:
+    """Re-send or fail every lost piece of work (jobs, webhook deliveries, demo reveals, candidate pools)."""
+    from workers.sweeper import jobs_sweep_run
+
+    return jobs_sweep_run()
+
+
 @shared_task(name="tailor.compare_run", acks_late=True, soft_time_limit=300, time_limit=360)
 def compare_run(job_id: str) -> str | None:
     """Generate and stream a job's default and personalized answers (loads the LM: ``gpu`` queue)."""

@@ -255,8 +255,39 @@ def session_default_answer_store(*, session_id: int, text: str) -> None:
     DemoSession.objects.filter(pk=session_id, default_answer="").update(default_answer=text.strip())
 
 
+@transaction.atomic
 def session_reveal_store(*, session_id: int, reveal: dict[str, object]) -> None:
-    DemoSession.objects.filter(pk=session_id).update(reveal=reveal)
+    """Store the reveal; a session closed before its reveal was written gets it in its export too (the export is
+    what the presenter downloads, and it said ``pending`` for good)."""
+    session = DemoSession.objects.select_for_update().filter(pk=session_id).only(
+        "export", "default_answer").first()
+    if session is None:
+        return
+    changes: dict[str, object] = {"reveal": reveal}
+    if session.export is not None:
+        changes["export"] = {**session.export, "reveal": {"default_answer": session.default_answer, **reveal}}
+    DemoSession.objects.filter(pk=session_id).update(**changes)
+
+
+def session_reveal_resend(*, session_id: int, seen: dict[str, object], attempts: int, max_attempts: int,
+                          error: str) -> str:
+    """The job sweeper found this session's reveal still ``seen`` (pending) with no live task: mark it sent again
+    ("resent"; the caller enqueues) or, after ``max_attempts``, failed with ``error`` ("failed"). "" when the
+    reveal changed meanwhile (a worker wrote it)."""
+    from django.utils import timezone as tz
+
+    if attempts >= max_attempts:
+        reveal: dict[str, object] = {"status": "failed", "error": error, "answers": [], "attempts": attempts}
+        outcome = "failed"
+    else:
+        reveal = {"status": "pending", "answers": [], "attempts": attempts + 1, "sent_at": tz.now().isoformat()}
+        outcome = "resent"
+    with transaction.atomic():
+        claimed = DemoSession.objects.select_for_update().filter(pk=session_id, reveal=seen).exists()
+        if not claimed:
+            return ""
+        session_reveal_store(session_id=session_id, reveal=reveal)
+    return outcome
 
 
 # --- pushes ---------------------------------------------------------------------------------------------------

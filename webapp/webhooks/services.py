@@ -82,10 +82,15 @@ class AttemptOutcome:
     retry_in: float | None  # seconds until the next attempt; None: nothing more to do
 
 
+def retry_ceiling(attempt: int) -> float:
+    """The longest wait after attempt number ``attempt`` (1-based): a delivery still pending past it was lost."""
+    config = settings.TAILOR_WEBHOOKS
+    return min(float(config["backoff_max_seconds"]), float(config["backoff_seconds"]) * 2 ** (attempt - 1))
+
+
 def retry_delay(attempt: int, *, rng: random.Random | None = None) -> float:
     """Exponential backoff with full jitter after attempt number ``attempt`` (1-based)."""
-    config = settings.TAILOR_WEBHOOKS
-    ceiling = min(float(config["backoff_max_seconds"]), float(config["backoff_seconds"]) * 2 ** (attempt - 1))
+    ceiling = retry_ceiling(attempt)
     return (rng or random).uniform(ceiling / 2, ceiling)
 
 

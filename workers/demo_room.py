@@ -153,12 +153,14 @@ def demo_reveal_run(*, session_id: int) -> str:
         default = _default_answer(session)
         prompt_id = session.showcase_prompt_id
         answers = []
-        for taste in _tastes(session, bank_id, bank.dim) if prompt_id is not None else []:
-            best, reward = best_candidate(bank, prompt_id, taste.pop("weights"))
-            if best is None:
-                continue
-            response = Response.objects.values("text", "style").get(pk=best)
-            answers.append({**taste, "text": response["text"], "style": response["style"], "reward": round(reward, 3)})
+        if prompt_id is not None:
+            for taste in _tastes(session, bank_id, bank.dim):
+                best, reward = best_candidate(bank, prompt_id, taste.pop("weights"))
+                if best is None:
+                    continue
+                response = Response.objects.values("text", "style").get(pk=best)
+                answers.append({**taste, "text": response["text"], "style": response["style"],
+                                "reward": round(reward, 3)})
         count = len(_candidates(bank, prompt_id)[0]) if prompt_id is not None else 0
         reveal: dict[str, object] = {
             "status": "done", "default": default, "answers": answers,

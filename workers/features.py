@@ -66,9 +66,10 @@ def response_features(bank: BaseRewardBank, scores: list[list[float] | None], re
     if bank.n_latent == 0:
         return bank.features(axes)
     stored = dict(Response.objects.filter(pk__in=set(response_ids)).values_list("pk", "embedding"))
-    if any(stored.get(pk) is None for pk in response_ids):
+    raw = [b for pk in response_ids if (b := stored.get(pk)) is not None]
+    if len(raw) != len(response_ids):
         raise FeaturesMissing("a voted response has no embedding yet")
-    embeddings = torch.stack([embedding_from_bytes(stored[pk]) for pk in response_ids])  # (N, d)
+    embeddings = torch.stack([embedding_from_bytes(b) for b in raw])  # (N, d)
     return bank.features(axes, embeddings)
 
 

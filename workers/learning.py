@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import random
+from typing import TypedDict, cast
 
 import torch
 from django.db import transaction
@@ -56,7 +57,8 @@ def _pool(bank: BaseRewardBank) -> tuple[dict[int, torch.Tensor], dict[int, int]
         if responses:
             scores = torch.tensor([r.axis_scores for r in responses], dtype=torch.float32)  # (N, A)
             if bank.n_latent:
-                embeddings = torch.stack([embedding_from_bytes(r.embedding) for r in responses])  # (N, d)
+                # the pool excludes responses without an embedding; the field's type can't say so
+                embeddings = torch.stack([embedding_from_bytes(cast(bytes, r.embedding)) for r in responses])  # (N, d)
                 matrix = bank.features(scores, embeddings)
             else:
                 matrix = bank.features(scores)
@@ -182,7 +184,7 @@ def prototypes_refit_run(*, requested_by: int | None = None, audit_id: int | Non
     responsibilities = model.assign(weights)  # (U, k)
     previous_projection = last.projection if last is not None and last.projection else None
     projection = projection_fit(weights.tolist(), bank_id=bank_id,
-                                previous=Projection(**previous_projection) if previous_projection else None)
+                                previous=cast(Projection, previous_projection) if previous_projection else None)
     progress_push(job="refit", stage="storing", done=3, total=4)
     with transaction.atomic():
         # staff actions lock the prototype they change: they wait for this store, and this run reads their
@@ -209,6 +211,19 @@ def prototypes_refit_run(*, requested_by: int | None = None, audit_id: int | Non
 MIN_BANK_USERS = 8
 META_STEPS = 200
 MIN_BANK_VOTES = 5
+
+
+class _BankVotes(TypedDict):
+    """The votes a bank refit learns from, one row each: what both bank refits take."""
+
+    bank: BaseRewardBank
+    users: list[int]
+    axes_first: torch.Tensor  # (N, A)
+    axes_second: torch.Tensor  # (N, A)
+    emb_first: torch.Tensor  # (N, d)
+    emb_second: torch.Tensor  # (N, d)
+    outcomes: torch.Tensor  # (N,)
+    sample_weight: torch.Tensor  # (N,)
 
 
 def bank_refit_run() -> int | None:
@@ -247,19 +262,21 @@ def bank_refit_run() -> int | None:
     users = [r[0] for r in rows]
     axes_first = torch.tensor([r[3] for r in rows], dtype=torch.float32)  # (N, A)
     axes_second = torch.tensor([r[4] for r in rows], dtype=torch.float32)  # (N, A)
-    emb_first = torch.stack([embedding_from_bytes(r[5]) for r in rows])  # (N, d)
-    emb_second = torch.stack([embedding_from_bytes(r[6]) for r in rows])  # (N, d)
+    # rows without embeddings are excluded above; the row type can't say so
+    emb_first = torch.stack([embedding_from_bytes(cast(bytes, r[5])) for r in rows])  # (N, d)
+    emb_second = torch.stack([embedding_from_bytes(cast(bytes, r[6])) for r in rows])  # (N, d)
     outcomes = torch.tensor([OUTCOME[r[1]] for r in rows])  # (N,)
     weights = torch.tensor([STRENGTH_WEIGHT[r[2]] for r in rows], dtype=torch.float64)  # (N,)
-    votes = {"bank": bank, "users": users, "axes_first": axes_first, "axes_second": axes_second,
-             "emb_first": emb_first, "emb_second": emb_second, "outcomes": outcomes, "sample_weight": weights}
+    fit_votes: _BankVotes = {
+        "bank": bank, "users": users, "axes_first": axes_first, "axes_second": axes_second, "emb_first": emb_first,
+        "emb_second": emb_second, "outcomes": outcomes, "sample_weight": weights}
     config = worker_config()
     if config.bank_bases == "mixture":  # the bases are the rewards of prototypes learned from whole users' votes
         mixture = BradleyTerryMixture(tie_strength=config.tie_strength, prior_precision=config.prior_precision)
-        new_bank, _, _ = bank_refit_mixture(**votes, mixture=mixture)  # type: ignore[arg-type]
+        new_bank, _, _ = bank_refit_mixture(**fit_votes, mixture=mixture)
         how = f"{new_bank.n_latent} latent bases (prototype rewards of a mixture over users)"
     else:
-        new_bank, _ = bank_refit(**votes, config=FactorizationConfig())  # type: ignore[arg-type]
+        new_bank, _ = bank_refit(**fit_votes, config=FactorizationConfig())
         how = f"{new_bank.n_latent} latent bases (low-rank factorization)"
     # MRM: the prior that makes a new user's first votes go furthest on this bank, learned across its users.
     diffs = new_bank.pair_diffs(axes_first, emb_first, axes_second, emb_second)  # (N, K)

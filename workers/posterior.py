@@ -14,7 +14,6 @@ from personalization.user_model import UserRewardModel, user_fit
 from webapp.profiles.models import BaseRewardBank as BaseRewardBankRow
 from webapp.profiles.models import RewardProfile
 from webapp.votes import selectors as vote_selectors
-from webapp.votes.models import Vote
 from workers.config import worker_config
 from workers.features import OUTCOME, STRENGTH_WEIGHT, response_features
 
@@ -73,7 +72,7 @@ class UserPosterior:
     MAP + Laplace fit under the (meta-learned, summary-nudged) prior, and the posterior over the newest prototypes
     (None before the first clustering on this bank)."""
 
-    votes: list[Vote]
+    votes: list[vote_selectors.FitVote]
     diffs: torch.Tensor  # (N, K) φ(left) − φ(right)
     outcomes: torch.Tensor  # (N,) in {1, −1, 0}
     strengths: torch.Tensor  # (N,) likelihood weights
@@ -100,9 +99,9 @@ def user_posterior(*, user_id: int, bank_id: int, bank: BaseRewardBank, up_to_id
     nudge = summary_prior_mean(bank, profile.summary_axes if profile is not None else {})
     prior_mean = nudge if meta_mean is None else meta_mean + nudge
     if preference_votes:
-        left = response_features(bank, [v.left_scores for v in preference_votes],  # type: ignore[attr-defined]
+        left = response_features(bank, [v.left_scores for v in preference_votes],
                                  [v.left_id for v in preference_votes])  # (N, K)
-        right = response_features(bank, [v.right_scores for v in preference_votes],  # type: ignore[attr-defined]
+        right = response_features(bank, [v.right_scores for v in preference_votes],
                                   [v.right_id for v in preference_votes])  # (N, K)
         diffs = (left - right).double()  # (N, K)
         outcomes = torch.tensor([OUTCOME[v.choice] for v in preference_votes])  # (N,)

@@ -17,6 +17,7 @@ What a periodic refit does with staff decisions (keys are stable, so decisions r
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -24,6 +25,9 @@ import torch
 from webapp.prototypes.models import Prototype
 from workers.features import FeaturesMissing, bank_ensure, response_features
 from workers.pushes import progress_push, review_send
+
+if TYPE_CHECKING:
+    from webapp.prototypes.services import PrototypeRow
 
 log = logging.getLogger(__name__)
 
@@ -216,7 +220,7 @@ def prototype_split_run(*, key: int, audit_id: int | None = None) -> list[int]:
         return _split_failed(audit_id, "the members form one cluster; nothing to split")
     last = PrototypeFit.objects.order_by("-version").first()
     state = dict(last.state) if last is not None and last.state else {}
-    new_keys = keys_fresh(2, also=[int(i) for i in state.get("ids", [])])  # type: ignore[attr-defined]
+    new_keys = keys_fresh(2, also=[int(i) for i in state.get("ids", [])])
     resp = model.assign(weights)  # (U, 2)
     parts = []
     for c in range(2):
@@ -247,7 +251,7 @@ def _split_failed(audit_id: int | None, error: str) -> list[int]:
     return []
 
 
-def _state_with_split(state: dict[str, object], *, key: int, parts: list[object],
+def _state_with_split(state: dict[str, object], *, key: int, parts: list[PrototypeRow],
                       labels: dict[str, int]) -> dict[str, object]:
     """The library state with component ``key`` replaced by ``parts``; the split members relabelled."""
     if not state or "ids" not in state:
@@ -258,11 +262,11 @@ def _state_with_split(state: dict[str, object], *, key: int, parts: list[object]
     share = float(mix[old]) if old is not None else 0.0
     keep = [c for c in range(len(ids)) if c != old]
     remap = {c: i for i, c in enumerate(keep)}
-    new_ids = [ids[c] for c in keep] + [p.key for p in parts]  # type: ignore[attr-defined]
-    new_means = [means[c] for c in keep] + [p.mean for p in parts]  # type: ignore[attr-defined]
-    new_covs = [covs[c] for c in keep] + [p.covariance for p in parts]  # type: ignore[attr-defined]
-    total_size = sum(p.size for p in parts) or 1  # type: ignore[attr-defined]
-    new_mix = [mix[c] for c in keep] + [share * p.size / total_size for p in parts]  # type: ignore[attr-defined]
+    new_ids = [ids[c] for c in keep] + [p.key for p in parts]
+    new_means = [means[c] for c in keep] + [p.mean for p in parts]
+    new_covs = [covs[c] for c in keep] + [p.covariance for p in parts]
+    total_size = sum(p.size for p in parts) or 1
+    new_mix = [mix[c] for c in keep] + [share * p.size / total_size for p in parts]
     member_labels = []
     for member, label in zip(state["member_keys"], state["member_labels"], strict=True):  # type: ignore[call-overload]
         if member in labels:

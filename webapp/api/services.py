@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 
@@ -26,7 +26,7 @@ class JobRejected(ValueError):
 
 
 @transaction.atomic
-def score_start(*, user: AbstractBaseUser, prompt: str, answers: list[str]) -> ApiJob:
+def score_start(*, user: User, prompt: str, answers: list[str]) -> ApiJob:
     """Ask a worker for the user's reward ``w_u · φ(prompt, answer)`` of each answer."""
     if not prompt.strip():
         raise JobRejected("prompt is empty")
@@ -45,7 +45,7 @@ def score_start(*, user: AbstractBaseUser, prompt: str, answers: list[str]) -> A
 
 
 @transaction.atomic
-def features_start(*, user: AbstractBaseUser, response_ids: list[int]) -> ApiJob:
+def features_start(*, user: User, response_ids: list[int]) -> ApiJob:
     """Ask a gpu worker for the axis scores and embeddings of these responses."""
     job = ApiJob.objects.create(user=user, kind=ApiJob.Kind.FEATURES, params={"response_ids": response_ids},
                                 total=len(response_ids), attempts=1)

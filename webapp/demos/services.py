@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, Q
 from django.utils import timezone
@@ -50,7 +50,7 @@ room_group = contracts.room_group
 @transaction.atomic
 def session_create(
     *,
-    presenter: AbstractBaseUser,
+    presenter: User,
     name: str,
     prompt_ids: list[int] | None = None,
     pairs_per_participant: int = 10,
@@ -176,7 +176,7 @@ def _join(*, session: DemoSession, display_name: str) -> Joined:
 # --- stages ---------------------------------------------------------------------------------------------------
 
 @transaction.atomic
-def session_stage_advance(*, session_id: int, user: AbstractBaseUser, to_stage: str) -> DemoSession:
+def session_stage_advance(*, session_id: int, user: User, to_stage: str) -> DemoSession:
     """Move the session one stage on (lobby → voting → reveal → closed). Only its presenter can; a stale button
     (the stage already moved) is rejected, not applied twice. Reveal asks a worker for the personalized
     answers; closing writes the export and deactivates the guest accounts."""

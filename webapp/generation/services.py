@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 
 from webapp.catalog.models import Prompt
@@ -36,7 +36,7 @@ def prompt_from_user(*, text: str) -> Prompt:
 
 
 @transaction.atomic
-def compare_start(*, user: AbstractBaseUser, prompt: Prompt, method: str) -> GenerationJob:
+def compare_start(*, user: User, prompt: Prompt, method: str) -> GenerationJob:
     """Create a job; it goes to a gpu worker when the page's socket connects (``compare_dispatch``)."""
     if method not in GenerationJob.Method.values:
         raise GenerationRejected(f"unknown method {method!r}")

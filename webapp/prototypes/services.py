@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from django.db import transaction
@@ -108,8 +109,8 @@ def _live(key: int) -> Prototype:
     return prototype
 
 
-def _audit(*, actor_id: int | None, action: str, keys: list[int], before: dict[str, object],
-           after: dict[str, object], note: str = "") -> PrototypeAudit:
+def _audit(*, actor_id: int | None, action: str, keys: list[int], before: Mapping[str, object],
+           after: Mapping[str, object], note: str = "") -> PrototypeAudit:
     return PrototypeAudit.objects.create(actor_id=actor_id, action=action, keys=keys, before=before, after=after,
                                          note=note[:200])
 

@@ -85,7 +85,8 @@ class AttemptOutcome:
 def retry_ceiling(attempt: int) -> float:
     """The longest wait after attempt number ``attempt`` (1-based): a delivery still pending past it was lost."""
     config = settings.TAILOR_WEBHOOKS
-    return min(float(config["backoff_max_seconds"]), float(config["backoff_seconds"]) * 2 ** (attempt - 1))
+    ceiling: float = min(float(config["backoff_max_seconds"]), float(config["backoff_seconds"]) * 2.0 ** (attempt - 1))
+    return ceiling
 
 
 def retry_delay(attempt: int, *, rng: random.Random | None = None) -> float:

@@ -38,11 +38,13 @@ def free_port() -> int:
 
 
 @contextmanager
-def live_stack(env: dict[str, str], worker_concurrency: int = 1, web_workers: int = 1) -> Iterator[str]:
-    """Start web (``web_workers`` uvicorn processes behind one port, pooled database connections) and the
-    deployment's two workers: ``default`` (refits, pushes; ``worker_concurrency`` processes) and ``gpu`` (model
-    jobs, one process), both with persistent database connections. Wait until the web answers and the workers
-    have connected; yield the base URL; stop everything afterwards."""
+def live_stack(env: dict[str, str], worker_concurrency: int = 1, web_workers: int = 1,
+               beat: bool = False) -> Iterator[str]:
+    """Start web (``web_workers`` uvicorn processes behind one port, pooled database connections) and one
+    worker per work class: realtime (refits, pushes; ``worker_concurrency`` processes), interactive and batch
+    (one process each) and maintenance (a thread pool, as in the Procfile), all with persistent database
+    connections; with ``beat``, ``celery beat`` as its own process, so the reconciler runs. Wait until the web
+    answers and the workers have connected; yield the base URL; stop everything afterwards."""
     import requests
 
     port = free_port()
@@ -52,11 +54,16 @@ def live_stack(env: dict[str, str], worker_concurrency: int = 1, web_workers: in
                            cwd=ROOT, env={"DB_POOL": "true", **env})
     workers = [
         subprocess.Popen([str(bin_dir / "celery"), "-A", "workers.celery_app", "worker", "-Q", queue, "-n",
-                          f"{queue}@%h", "--concurrency", str(concurrency), "--loglevel", "WARNING",
+                          f"{queue}@%h", "--concurrency", str(concurrency), *pool, "--loglevel", "WARNING",
                           "--without-mingle", "--without-gossip"],
                          cwd=ROOT, env={"DB_CONN_MAX_AGE": "60", **env})
-        for queue, concurrency in (("realtime", worker_concurrency), ("interactive", 1), ("batch", 1), ("maintenance", 1))
+        for queue, concurrency, pool in (("realtime", worker_concurrency, ()), ("interactive", 1, ()),
+                                         ("batch", 1, ()), ("maintenance", 4, ("--pool", "threads")))
     ]
+    if beat:
+        schedule = Path(env.get("TAILOR_HOME", ROOT / "var")) / "celerybeat-schedule"
+        workers.append(subprocess.Popen([str(bin_dir / "celery"), "-A", "workers.celery_app", "beat", "--loglevel",
+                                         "WARNING", "--schedule", str(schedule)], cwd=ROOT, env=env))
     base = f"http://127.0.0.1:{port}"
     try:
         for _ in range(100):

@@ -59,7 +59,9 @@ class Load:
         self.failures: dict[str, int] = {}
         self.vote_ms: list[float] = []
         self.started = self.ended = 0.0
-        self.threads = [threading.Thread(target=self._run, args=(t, i), daemon=True) for i, t in enumerate(tokens)]
+        self.threads = [
+            threading.Thread(target=self._run, args=(t, i), daemon=True) for i, t in enumerate(tokens)
+        ]
 
     def _fail(self, why: str) -> None:
         with self.lock:
@@ -83,8 +85,12 @@ class Load:
                 if pair.status_code != 200:
                     self._fail(f"next {pair.status_code}")
                     continue
-                response = session.post(f"{self.base}/api/v1/votes/", json={"pair": pair.json()["id"], "choice": "left"},
-                                        headers={"Idempotency-Key": str(uuid.uuid4())}, timeout=10)
+                response = session.post(
+                    f"{self.base}/api/v1/votes/",
+                    json={"pair": pair.json()["id"], "choice": "left"},
+                    headers={"Idempotency-Key": str(uuid.uuid4())},
+                    timeout=10,
+                )
                 if response.status_code != 201:
                     self._fail(f"vote {response.status_code}")
                     continue
@@ -108,9 +114,15 @@ class Load:
 
     def summary(self) -> dict[str, Any]:
         seconds = self.ended - self.started
-        return {"target_votes_per_s": self.rate, "users": len(self.tokens), "seconds": round(seconds, 1),
-                "votes_ok": self.ok, "achieved_votes_per_s": round(self.ok / seconds, 2) if seconds else 0,
-                "failures": self.failures, "next_plus_vote_ms": latency_summary(self.vote_ms)}
+        return {
+            "target_votes_per_s": self.rate,
+            "users": len(self.tokens),
+            "seconds": round(seconds, 1),
+            "votes_ok": self.ok,
+            "achieved_votes_per_s": round(self.ok / seconds, 2) if seconds else 0,
+            "failures": self.failures,
+            "next_plus_vote_ms": latency_summary(self.vote_ms),
+        }
 
 
 def _browse(base: str, username: str, votes: int) -> list[float]:
@@ -118,9 +130,19 @@ def _browse(base: str, username: str, votes: int) -> list[float]:
 
     latencies: list[float] = []
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-            "--disable-background-networking", "--disable-component-update", "--disable-sync"])
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM,
+            headless=True,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
+        )
         page = browser.new_context(viewport={"width": 1200, "height": 900}).new_page()
         page.goto(f"{base}/accounts/login/")  # as tests/e2e/helpers.sign_in does
         page.fill("#id_username", username)
@@ -140,7 +162,9 @@ def _browse(base: str, username: str, votes: int) -> list[float]:
             latencies.append(page.evaluate("() => window.__bench.t1 - window.__bench.t0"))
             page.wait_for_function(  # the next pair, as tests/e2e/helpers.wait_for_pair_change
                 "prev => { const f = document.querySelector('form.vote-form'); return f && f.dataset.pair !== prev; }",
-                arg=pair, timeout=15_000)
+                arg=pair,
+                timeout=15_000,
+            )
             if (i + 1) % 10 == 0:
                 print(f"  {i + 1}/{votes} browser votes, last {latencies[-1]:.0f} ms", flush=True)
         browser.close()
@@ -183,8 +207,10 @@ def main() -> None:
     users = get_user_model().objects
     users.filter(username__startswith="browser-bench").delete()
     users.create_user("browser-bench", password=PASSWORD)
-    tokens = [Token.objects.create(user=users.create(username=f"browser-bench-load-{i}")).key
-              for i in range(args.users)]
+    tokens = [
+        Token.objects.create(user=users.create(username=f"browser-bench-load-{i}")).key
+        for i in range(args.users)
+    ]
     from django.db import connections
 
     connections.close_all()
@@ -206,13 +232,20 @@ def main() -> None:
         "key_to_panel_ms": latency_summary(latencies),
         "target_p95_ms": 300,
         "background": load.summary(),
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
-                    "loadavg_before": [round(x, 2) for x in load_before],
-                    "loadavg_end": [round(x, 2) for x in load_during], "shared": "with other agents' jobs"},
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "loadavg_before": [round(x, 2) for x in load_before],
+            "loadavg_end": [round(x, 2) for x in load_during],
+            "shared": "with other agents' jobs",
+        },
     }
     summary = result["key_to_panel_ms"]
-    print(f"key press -> panel: p50 {summary['p50']} ms, p95 {summary['p95']} ms, max {summary['max']} ms; "
-          f"background {result['background']['achieved_votes_per_s']} votes/s", flush=True)
+    print(
+        f"key press -> panel: p50 {summary['p50']} ms, p95 {summary['p95']} ms, max {summary['max']} ms; "
+        f"background {result['background']['achieved_votes_per_s']} votes/s",
+        flush=True,
+    )
     report_write(args.json, result)
 
 

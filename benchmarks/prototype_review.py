@@ -40,7 +40,7 @@ from django.template.loader import render_to_string
 from webapp.profiles.models import RewardProfile
 from webapp.prototypes.selectors import prototype_map
 from workers.learning import prototypes_refit_run
-from workers.refit import bank_ensure
+from workers.features import bank_ensure
 
 bank_id, _ = bank_ensure()
 User = get_user_model()

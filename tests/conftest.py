@@ -47,11 +47,15 @@ def live_asgi(transactional_db: None) -> Iterator[str]:
 @pytest.fixture
 def broker_clean() -> Iterator[None]:
     """Start from empty queues, so a task left by another test cannot run in this one."""
+    from django.core.cache import cache
+
     from workers.celery_app import app
 
     app.control.purge()
+    cache.clear()  # coalescing keys of tasks purged above would make the next sends no-ops
     yield
     app.control.purge()
+    cache.clear()
 
 
 @pytest.fixture

@@ -54,3 +54,15 @@ class PairFactory(factory.django.DjangoModelFactory):
     left = factory.LazyAttribute(lambda o: ResponseFactory(prompt=o.prompt))
     right = factory.LazyAttribute(lambda o: ResponseFactory(prompt=o.prompt))
     source = "random"
+
+
+def refit_and_follow(*, user_id: int) -> int | None:
+    """What the realtime workers do after a vote, in this thread: the refit, then its follow-up task's work
+    (suggestions, summary, a demo guest's panel, the staff map, webhooks)."""
+    from workers.follow import profile_follow_run
+    from workers.refit import profile_refit_run
+
+    version = profile_refit_run(user_id=user_id)
+    if version is not None:
+        profile_follow_run(user_id=user_id)
+    return version

@@ -27,7 +27,8 @@ def test_compose_file_is_valid_and_has_every_service() -> None:
     result = subprocess.run([*_compose(), "-f", "docker/compose.yaml", "config", "--services"], cwd=ROOT,
                             capture_output=True, text=True, env=env, timeout=60)
     assert result.returncode == 0, result.stderr
-    assert {"postgres", "redis", "web", "worker-gpu", "worker-cpu", "beat"} <= set(result.stdout.split())
+    assert {"postgres", "redis", "web", "worker-gpu", "worker-batch", "worker-realtime", "worker-maintenance", "beat"} <= set(
+        result.stdout.split())
 
 
 def test_compose_refuses_to_start_without_a_secret_key() -> None:
@@ -35,3 +36,18 @@ def test_compose_refuses_to_start_without_a_secret_key() -> None:
     result = subprocess.run([*_compose(), "-f", "docker/compose.yaml", "config"], cwd=ROOT, capture_output=True,
                             text=True, env=env, timeout=60)
     assert result.returncode != 0
+
+
+def test_every_long_running_compose_service_restarts_itself_and_every_work_class_is_served() -> None:
+    """A process that dies comes back by itself; each work class has its own worker service."""
+    import yaml
+
+    services = yaml.safe_load((ROOT / "docker" / "compose.yaml").read_text())["services"]
+    for name, service in services.items():
+        if name != "migrate":
+            assert service.get("restart") == "unless-stopped", name
+    queues = {service["command"][service["command"].index("-Q") + 1] for service in services.values()
+              if "command" in service and "-Q" in service["command"]}
+    from workers.contracts import WorkClass
+
+    assert queues == {str(work_class) for work_class in WorkClass}

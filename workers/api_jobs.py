@@ -18,7 +18,8 @@ from webapp.catalog.models import Response
 from webapp.profiles.models import BaseRewardBank as BaseRewardBankRow
 from webapp.profiles.models import RewardProfile
 from workers.config import worker_config
-from workers.refit import encoder_get
+from workers.features import encoder_get
+from workers.job_heartbeat import job_heartbeat
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +32,8 @@ def score_run_job(*, job_id: str) -> str | None:
     if job is None:
         return None
     try:
-        result = _score(job)
+        with job_heartbeat(ApiJob, job_id):
+            result = _score(job)
     except Exception as exc:  # the client polling the job must hear about any failure
         log.exception("score job %s failed", job_id)
         job_services.job_finish(job_id=job_id, error=str(exc) or type(exc).__name__)
@@ -73,7 +75,8 @@ def responses_features_job(*, job_id: str) -> int:
     if job is None:
         return 0
     try:
-        count = _features(job)
+        with job_heartbeat(ApiJob, job_id):
+            count = _features(job)
     except Exception as exc:
         log.exception("features job %s failed", job_id)
         job_services.job_finish(job_id=job_id, error=str(exc) or type(exc).__name__)

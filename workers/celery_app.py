@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 
 from celery import Celery
-from kombu import Queue
+from kombu.entity import Queue
 
 from workers import contracts
 
@@ -38,6 +38,12 @@ def _schedule(sender: Celery, **_: object) -> None:
         settings.RECONCILE_INTERVAL_SECONDS,
         sender.signature(contracts.PROFILES_RECONCILE),
         name="reconcile profiles",
+    )
+    sender.add_periodic_task(
+        settings.JOBS_SWEEP_INTERVAL_SECONDS,
+        sender.signature(contracts.JOBS_SWEEP),
+        name="re-send or fail lost work",
+        expires=settings.JOBS_SWEEP_INTERVAL_SECONDS,  # a sweep that waited past the next one is not needed
     )
     sender.add_periodic_task(
         settings.PROTOTYPES_INTERVAL_SECONDS,

@@ -27,7 +27,9 @@ from webapp.live import group_send
 from webapp.profiles.models import RewardProfile
 from webapp.votes import services as vote_services
 from workers.config import worker_config
-from workers.refit import bank_ensure, responses_with_features, user_posterior
+from workers.features import bank_ensure, responses_with_features
+from workers.job_heartbeat import job_heartbeat
+from workers.posterior import user_posterior
 
 log = logging.getLogger(__name__)
 
@@ -105,13 +107,14 @@ def _features(bank: BaseRewardBank, prompt: str, texts: list[str]) -> torch.Tens
 def compare_run_job(*, job_id: str) -> str | None:
     """Write both answers of one job, streaming them; idempotent (a job is claimed once)."""
     claimed = GenerationJob.objects.filter(pk=job_id, status=GenerationJob.Status.QUEUED).update(
-        status=GenerationJob.Status.RUNNING)
+        status=GenerationJob.Status.RUNNING, heartbeat_at=timezone.now())
     if claimed != 1:
         return None  # already running or done elsewhere, or deleted
     job = GenerationJob.objects.select_related("prompt", "user").get(pk=job_id)
     started = time.monotonic()
     try:
-        return _run(job, started)
+        with job_heartbeat(GenerationJob, job_id):  # the sweeper re-sends a job whose worker died
+            return _run(job, started)
     except Exception as exc:  # the page must hear about any failure; the task still records it
         log.exception("generation job %s failed", job_id)
         GenerationJob.objects.filter(pk=job_id).update(status=GenerationJob.Status.FAILED, error=str(exc)[:300],

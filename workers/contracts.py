@@ -30,6 +30,7 @@ class WorkClass(StrEnum):
 # --- task names ------------------------------------------------------------------------------------------------
 PROFILE_REFIT = "tailor.profile_refit"
 PROFILE_FOLLOW = "tailor.profile_follow"  # what follows a refit: suggestions, summary, pushes (coalesced)
+STAFF_MAP_PUSH = "tailor.staff_map_push"  # the trailing push of a rate-limited window of staff map updates
 SUMMARY_APPLY = "tailor.summary_apply"
 PROFILES_RECONCILE = "tailor.profiles_reconcile"
 JOBS_SWEEP = "tailor.jobs_sweep"
@@ -52,6 +53,7 @@ DEMO_SESSIONS_EXPIRE = "tailor.demo_sessions_expire"
 TASK_CLASS: dict[str, WorkClass] = {
     PROFILE_REFIT: WorkClass.REALTIME,
     PROFILE_FOLLOW: WorkClass.REALTIME,
+    STAFF_MAP_PUSH: WorkClass.REALTIME,
     SUMMARY_APPLY: WorkClass.REALTIME,
     PROFILES_RECONCILE: WorkClass.MAINTENANCE,
     JOBS_SWEEP: WorkClass.MAINTENANCE,
@@ -70,6 +72,12 @@ TASK_CLASS: dict[str, WorkClass] = {
     PROTOTYPE_SPLIT: WorkClass.BATCH,
     PROTOTYPE_STATS: WorkClass.BATCH,
 }
+
+
+def coalesce_key(task: str, ident: int | str) -> str:
+    """The cache key that marks ``task`` for ``ident`` as queued: set (add-if-absent) by the sender, deleted by
+    the task when it starts, so a burst of sends while one waits is one task that sees everything before it."""
+    return f"coalesce:{task}:{ident}"
 
 
 # --- Channels groups ---------------------------------------------------------------------------------------------
@@ -93,7 +101,7 @@ def prompt_group(prompt_id: int) -> str:
 
 def presenter_group(session_id: int) -> str:
     """A demo session's presenter screens."""
-    return f"demo.{session_id}.present"
+    return f"demo.{session_id}"
 
 
 def room_group(session_id: int) -> str:
@@ -108,6 +116,8 @@ class ProfileUpdated(TypedDict, total=False):
     type: Literal["profile.updated"]
     user_id: int
     version: int
+    #: "refit": the weights (the loop itself); "follow": suggestions, summary and a guest's panel; "prototypes"
+    source: Literal["refit", "follow", "prototypes"]
     participant_id: int
     demo_panel: str
 

@@ -24,7 +24,8 @@ from webapp.demos.models import DemoSession, Participant
 from webapp.demos.panels import participant_panel
 from webapp.profiles.models import RewardProfile
 from webapp.prototypes.models import Prototype
-from workers.refit import FeaturesMissing, _features, bank_ensure
+from workers.features import FeaturesMissing, bank_ensure, response_features
+from workers.learning import prototypes_refit_run
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +42,7 @@ def _candidates(bank: BaseRewardBank, prompt_id: int) -> tuple[list[int], torch.
     key = (bank.version, prompt_id, len(rows), rows[-1][0] if rows else 0)
     if key not in _CANDIDATES:
         ids = [pk for pk, _ in rows]
-        features = _features(bank, [scores for _, scores in rows], ids) if rows else torch.zeros(0, bank.dim)
+        features = response_features(bank, [scores for _, scores in rows], ids) if rows else torch.zeros(0, bank.dim)
         if len(_CANDIDATES) > 64:
             _CANDIDATES.clear()
         _CANDIDATES[key] = (ids, features)
@@ -89,7 +90,9 @@ def _default_answer(session: DemoSession) -> str:
     if stored:
         text = stored
     else:
-        from workers.compare import generator_get
+        from workers.compare import (
+            generator_get,  # heavy (transformers): only a reveal's default answer needs it
+        )
         from workers.config import worker_config
 
         config = worker_config()
@@ -137,7 +140,6 @@ def _tastes(session: DemoSession, bank_id: int, dim: int) -> list[dict[str, Any]
 def demo_reveal_run(*, session_id: int) -> str:
     """The reveal: the default answer next to the best candidate for each of the room's top tastes; stored on the
     session and pushed to the presenter screen and the room. Failures are stored too, so the screen says so."""
-    from workers.learning import prototypes_refit_run
 
     session = DemoSession.objects.select_related("showcase_prompt").filter(pk=session_id).first()
     if session is None or session.stage not in (DemoSession.Stage.REVEAL, DemoSession.Stage.CLOSED):
@@ -151,12 +153,14 @@ def demo_reveal_run(*, session_id: int) -> str:
         default = _default_answer(session)
         prompt_id = session.showcase_prompt_id
         answers = []
-        for taste in _tastes(session, bank_id, bank.dim) if prompt_id is not None else []:
-            best, reward = best_candidate(bank, prompt_id, taste.pop("weights"))
-            if best is None:
-                continue
-            response = Response.objects.values("text", "style").get(pk=best)
-            answers.append({**taste, "text": response["text"], "style": response["style"], "reward": round(reward, 3)})
+        if prompt_id is not None:
+            for taste in _tastes(session, bank_id, bank.dim):
+                best, reward = best_candidate(bank, prompt_id, taste.pop("weights"))
+                if best is None:
+                    continue
+                response = Response.objects.values("text", "style").get(pk=best)
+                answers.append({**taste, "text": response["text"], "style": response["style"],
+                                "reward": round(reward, 3)})
         count = len(_candidates(bank, prompt_id)[0]) if prompt_id is not None else 0
         reveal: dict[str, object] = {
             "status": "done", "default": default, "answers": answers,

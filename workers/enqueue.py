@@ -1,13 +1,24 @@
-"""How the web app asks for work: by task name, ids only, after the transaction commits.
+"""How the web app (and a worker, for what follows its task) asks for work: by task name, ids only, after the
+transaction commits.
 
-Sending by name keeps the web process free of task bodies (and of torch); the names are the contract with
-``workers.tasks``.
+Sending by name keeps the web process free of task bodies (and of torch); the names are ``workers.contracts``.
+
+Refits and their follow-ups are *coalesced*: the sender adds a cache key (Redis ``SET NX EX``) and sends only if it
+was absent; the task deletes the key as it starts, before it reads anything. So while one refit of a user waits,
+more votes send nothing, and the refit that runs sees every vote committed before it started; a vote committed
+after the key was deleted sends the next one. A lost task only delays a refit: the key expires and the reconciler
+sends it again.
 """
 
 from __future__ import annotations
 
+import logging
+
+from django.conf import settings
+from django.core.cache import cache
 from django.db import transaction
 
+from workers import contracts
 from workers.celery_app import app
 from workers.contracts import (
     COMPARE_RUN,
@@ -24,10 +35,55 @@ from workers.contracts import (
     WEBHOOK_DELIVER,
 )
 
+log = logging.getLogger(__name__)
+
+
+def _coalesced_send(name: str, ident: int | str, kwargs: dict[str, object], *, ttl: float,
+                    countdown: float | None = None) -> bool:
+    """Send ``name`` unless one for ``ident`` is already queued; True if this call sent it."""
+    key = contracts.coalesce_key(name, ident)
+    try:
+        if not cache.add(key, 1, timeout=ttl):
+            return False
+    except Exception:  # the cache is down: send anyway (every coalesced task is idempotent)
+        log.warning("coalescing of %s(%s) skipped: cache unavailable", name, ident, exc_info=True)
+    try:
+        app.send_task(name, kwargs=kwargs, countdown=countdown)
+    except Exception:
+        coalesce_release(name, ident)  # nothing is queued: the next vote (or the reconciler) must send
+        raise
+    return True
+
+
+def coalesce_release(name: str, ident: int | str) -> None:
+    """Called by a coalesced task as it starts: later sends queue a new one."""
+    try:
+        cache.delete(contracts.coalesce_key(name, ident))
+    except Exception:  # the key expires on its own
+        log.warning("could not release %s(%s)", name, ident, exc_info=True)
+
+
+def profile_refit_send(*, user_id: int) -> bool:
+    """Queue a refit of this user now, unless one is already queued (it will see every vote stored so far)."""
+    return _coalesced_send(PROFILE_REFIT, user_id, {"user_id": user_id}, ttl=settings.REFIT_COALESCE_SECONDS)
+
 
 def profile_refit_enqueue(*, user_id: int) -> None:
-    """Refit this user's profile from their stored votes once the current transaction commits."""
-    transaction.on_commit(lambda: app.send_task(PROFILE_REFIT, kwargs={"user_id": user_id}))
+    """Refit this user's profile from their stored votes once the current transaction commits. ``robust``: the
+    vote is already stored when this runs, so a broker failure is logged (the reconciler sends the refit), never
+    turned into a failed request."""
+    transaction.on_commit(lambda: profile_refit_send(user_id=user_id), robust=True)
+
+
+def profile_follow_send(*, user_id: int) -> bool:
+    """After a refit stored a version: the follow-ups (suggestions, summary, pushes, webhook), coalesced."""
+    return _coalesced_send(contracts.PROFILE_FOLLOW, user_id, {"user_id": user_id},
+                           ttl=settings.REFIT_COALESCE_SECONDS)
+
+
+def staff_map_send(*, countdown: float) -> bool:
+    """One trailing push to open staff maps ``countdown`` seconds from now (at most one is pending)."""
+    return _coalesced_send(contracts.STAFF_MAP_PUSH, "all", {}, ttl=countdown + 5.0, countdown=countdown)
 
 
 def compare_run_enqueue(*, job_id: str) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import random
+from typing import TypedDict, cast
 
 import torch
 from django.db import transaction
@@ -20,6 +21,15 @@ from webapp.prototypes.models import Prototype, PrototypeFit
 from webapp.votes.models import Pair, Vote
 from webapp.webhooks.services import webhook_emit
 from workers.config import worker_config
+from workers.features import OUTCOME, STRENGTH_WEIGHT, bank_ensure, embedding_from_bytes
+from workers.prototype_review import (
+    decisions_apply,
+    key_targets,
+    keys_never_reused,
+    prototype_stats_refresh,
+    retired_mix_zeroed,
+)
+from workers.pushes import profile_push, progress_push, review_send
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +47,6 @@ def _pool(bank: BaseRewardBank) -> tuple[dict[int, torch.Tensor], dict[int, int]
     changes (checked with one aggregate query, so a warm refit does not reload the pool)."""
     from django.db.models import Count, Max
 
-    from workers.refit import embedding_from_bytes
 
     pool = Response.objects.exclude(axis_scores=None).exclude(embedding=None)
     stats = pool.aggregate(n=Count("id"), newest=Max("id"))
@@ -48,7 +57,8 @@ def _pool(bank: BaseRewardBank) -> tuple[dict[int, torch.Tensor], dict[int, int]
         if responses:
             scores = torch.tensor([r.axis_scores for r in responses], dtype=torch.float32)  # (N, A)
             if bank.n_latent:
-                embeddings = torch.stack([embedding_from_bytes(r.embedding) for r in responses])  # (N, d)
+                # the pool excludes responses without an embedding; the field's type can't say so
+                embeddings = torch.stack([embedding_from_bytes(cast(bytes, r.embedding)) for r in responses])  # (N, d)
                 matrix = bank.features(scores, embeddings)
             else:
                 matrix = bank.features(scores)
@@ -100,7 +110,10 @@ def summary_refresh(
     """The new grounded summary, or None to keep the stored one (edited by the user, or not moved enough)."""
     if profile is not None and profile.summary_edited:
         return None
-    old = profile.weights if profile is not None and profile.summary and len(profile.weights) == len(weights) else None
+    # compared with the weights the stored summary was written from (not the stored weights: the refit has
+    # already replaced those when its follower runs)
+    written_from = profile.summary_weights if profile is not None else []
+    old = written_from if profile is not None and profile.summary and len(written_from) == len(weights) else None
     if old is not None and not summary_needs_refresh(old, weights, names=names):
         return None
     example = None
@@ -117,7 +130,6 @@ def _prototypes_store_with_decisions(
     responsibilities: torch.Tensor, projection: dict[str, object], requested_by: int | None, audit_id: int | None,
 ) -> tuple[PrototypeFit, list[int], list[prototype_services.PrototypeRow]]:
     """Apply staff decisions to a fitted clustering and store it (inside the caller's locking transaction)."""
-    from workers.prototype_review import decisions_apply, key_targets, keys_never_reused, retired_mix_zeroed
 
     model.ids_ = keys_never_reused(model.ids_, previous.ids_ if previous is not None else [])
     targets = key_targets(model.ids_)  # staff decisions: retired → None, merged → the target's key
@@ -149,8 +161,6 @@ def prototypes_refit_run(*, requested_by: int | None = None, audit_id: int | Non
     apply staff decisions (retired and merged keys, see ``workers.prototype_review``). Returns the number of live
     prototypes stored (0 when there are too few users). Progress is pushed to open review pages."""
     from webapp.prototypes.projection import Projection, projection_fit
-    from workers.prototype_review import progress_push, prototype_stats_refresh, review_send
-    from workers.refit import bank_ensure, profile_push
 
     progress_push(job="refit", stage="loading profiles", done=1, total=4)
     bank_id, bank = bank_ensure()
@@ -174,7 +184,7 @@ def prototypes_refit_run(*, requested_by: int | None = None, audit_id: int | Non
     responsibilities = model.assign(weights)  # (U, k)
     previous_projection = last.projection if last is not None and last.projection else None
     projection = projection_fit(weights.tolist(), bank_id=bank_id,
-                                previous=Projection(**previous_projection) if previous_projection else None)
+                                previous=cast(Projection, previous_projection) if previous_projection else None)
     progress_push(job="refit", stage="storing", done=3, total=4)
     with transaction.atomic():
         # staff actions lock the prototype they change: they wait for this store, and this run reads their
@@ -191,7 +201,7 @@ def prototypes_refit_run(*, requested_by: int | None = None, audit_id: int | Non
     for uid in user_ids:
         version = RewardProfile.objects.filter(user_id=uid).values_list("version", flat=True).first()
         if version is not None:
-            profile_push(user_id=uid, version=version, staff_map=False)
+            profile_push(user_id=uid, version=version, source="prototypes")
     review_send({"type": "prototypes.updated"})  # the staff map, list and audit, once
     progress_push(job="refit", stage="done", done=4, total=4)
     log.info("prototypes v%d: k=%d over %d users, %d live", fit.version, model.k_, len(user_ids), len(keys))
@@ -201,6 +211,19 @@ def prototypes_refit_run(*, requested_by: int | None = None, audit_id: int | Non
 MIN_BANK_USERS = 8
 META_STEPS = 200
 MIN_BANK_VOTES = 5
+
+
+class _BankVotes(TypedDict):
+    """The votes a bank refit learns from, one row each: what both bank refits take."""
+
+    bank: BaseRewardBank
+    users: list[int]
+    axes_first: torch.Tensor  # (N, A)
+    axes_second: torch.Tensor  # (N, A)
+    emb_first: torch.Tensor  # (N, d)
+    emb_second: torch.Tensor  # (N, d)
+    outcomes: torch.Tensor  # (N,)
+    sample_weight: torch.Tensor  # (N,)
 
 
 def bank_refit_run() -> int | None:
@@ -217,7 +240,6 @@ def bank_refit_run() -> int | None:
     from personalization.meta import MetaPrior
     from personalization.mixture import BradleyTerryMixture, bank_refit_mixture
     from webapp.profiles import services as profile_services
-    from workers.refit import _OUTCOME, STRENGTH_WEIGHT, bank_ensure, embedding_from_bytes
 
     _, bank = bank_ensure()
     sources = [Pair.Source.ACTIVE, Pair.Source.RANDOM, Pair.Source.COMPARE]
@@ -225,7 +247,7 @@ def bank_refit_run() -> int | None:
     from webapp.quality.selectors import users_flagged
 
     flagged = users_flagged()
-    votes = Vote.objects.filter(pair__source__in=sources, choice__in=list(_OUTCOME)).exclude(user_id__in=flagged)
+    votes = Vote.objects.filter(pair__source__in=sources, choice__in=list(OUTCOME)).exclude(user_id__in=flagged)
     voters = [row["user_id"] for row in votes.values("user_id").annotate(n=Count("id"))
               if row["n"] >= MIN_BANK_VOTES]
     if len(voters) < MIN_BANK_USERS:
@@ -240,19 +262,21 @@ def bank_refit_run() -> int | None:
     users = [r[0] for r in rows]
     axes_first = torch.tensor([r[3] for r in rows], dtype=torch.float32)  # (N, A)
     axes_second = torch.tensor([r[4] for r in rows], dtype=torch.float32)  # (N, A)
-    emb_first = torch.stack([embedding_from_bytes(r[5]) for r in rows])  # (N, d)
-    emb_second = torch.stack([embedding_from_bytes(r[6]) for r in rows])  # (N, d)
-    outcomes = torch.tensor([_OUTCOME[r[1]] for r in rows])  # (N,)
+    # rows without embeddings are excluded above; the row type can't say so
+    emb_first = torch.stack([embedding_from_bytes(cast(bytes, r[5])) for r in rows])  # (N, d)
+    emb_second = torch.stack([embedding_from_bytes(cast(bytes, r[6])) for r in rows])  # (N, d)
+    outcomes = torch.tensor([OUTCOME[r[1]] for r in rows])  # (N,)
     weights = torch.tensor([STRENGTH_WEIGHT[r[2]] for r in rows], dtype=torch.float64)  # (N,)
-    votes = {"bank": bank, "users": users, "axes_first": axes_first, "axes_second": axes_second,
-             "emb_first": emb_first, "emb_second": emb_second, "outcomes": outcomes, "sample_weight": weights}
+    fit_votes: _BankVotes = {
+        "bank": bank, "users": users, "axes_first": axes_first, "axes_second": axes_second, "emb_first": emb_first,
+        "emb_second": emb_second, "outcomes": outcomes, "sample_weight": weights}
     config = worker_config()
     if config.bank_bases == "mixture":  # the bases are the rewards of prototypes learned from whole users' votes
         mixture = BradleyTerryMixture(tie_strength=config.tie_strength, prior_precision=config.prior_precision)
-        new_bank, _, _ = bank_refit_mixture(**votes, mixture=mixture)  # type: ignore[arg-type]
+        new_bank, _, _ = bank_refit_mixture(**fit_votes, mixture=mixture)
         how = f"{new_bank.n_latent} latent bases (prototype rewards of a mixture over users)"
     else:
-        new_bank, _ = bank_refit(**votes, config=FactorizationConfig())  # type: ignore[arg-type]
+        new_bank, _ = bank_refit(**fit_votes, config=FactorizationConfig())
         how = f"{new_bank.n_latent} latent bases (low-rank factorization)"
     # MRM: the prior that makes a new user's first votes go furthest on this bank, learned across its users.
     diffs = new_bank.pair_diffs(axes_first, emb_first, axes_second, emb_second)  # (N, K)

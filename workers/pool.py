@@ -13,7 +13,7 @@ from webapp.catalog.models import Prompt, Response
 from webapp.live import group_send
 from workers.compare import MAX_NEW_TOKENS, candidate_styles, generator_get
 from workers.config import worker_config
-from workers.refit import responses_with_features
+from workers.features import responses_with_features
 
 log = logging.getLogger(__name__)
 

@@ -17,43 +17,23 @@ What a periodic refit does with staff decisions (keys are stable, so decisions r
 from __future__ import annotations
 
 import logging
-from typing import TypedDict
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 
-from webapp.live import group_send
 from webapp.prototypes.models import Prototype
-from webapp.prototypes.services import STAFF_GROUP
+from workers.features import FeaturesMissing, bank_ensure, response_features
+from workers.pushes import progress_push, review_send
+
+if TYPE_CHECKING:
+    from webapp.prototypes.services import PrototypeRow
 
 log = logging.getLogger(__name__)
 
 DISAGREEMENT_PAIRS = 3
 STATS_PAIRS = 3000
 STATS_VOTES = 5000
-
-
-class ReviewProgress(TypedDict):
-    """Sent to group ``staff.prototypes`` while a clustering job runs."""
-
-    type: str  # "prototypes.progress"
-    job: str  # "refit" | "split"
-    stage: str
-    done: int
-    total: int
-
-
-def review_send(event: dict[str, object]) -> None:
-    group_send(STAFF_GROUP, event)
-
-
-def progress_push(*, job: str, stage: str, done: int, total: int) -> None:
-    review_send(dict(ReviewProgress(type="prototypes.progress", job=job, stage=stage, done=done, total=total)))
-
-
-def map_push() -> None:
-    """A profile changed: open review maps re-render (the consumer coalesces bursts)."""
-    review_send({"type": "prototypes.map"})
 
 
 def keys_never_reused(ids: list[int], previous_ids: list[int]) -> list[int]:
@@ -129,7 +109,6 @@ def prototype_stats_refresh() -> int:
     from webapp.catalog.models import Response
     from webapp.profiles.models import RewardProfile
     from webapp.votes.models import Pair, Vote
-    from workers.refit import FeaturesMissing, _features, bank_ensure
 
     bank_id, bank = bank_ensure()
     live = [p for p in Prototype.objects.exclude(status=Prototype.Status.RETIRED).filter(bank_id=bank_id)
@@ -149,8 +128,8 @@ def prototype_stats_refresh() -> int:
     disagreements: dict[int, list[dict[str, object]]] = {p.key: [] for p in live}
     try:
         if unique and len(live) > 1:
-            left = _features(bank, [r[2] for r in unique], [r[0] for r in unique])  # (P, K)
-            right = _features(bank, [r[3] for r in unique], [r[1] for r in unique])  # (P, K)
+            left = response_features(bank, [r[2] for r in unique], [r[0] for r in unique])  # (P, K)
+            right = response_features(bank, [r[3] for r in unique], [r[1] for r in unique])  # (P, K)
             margins = ((left - right) @ means.T).numpy()  # (P, k): > 0 means the prototype prefers left
             texts = dict(Response.objects.filter(pk__in={i for r in unique for i in r[:2]})
                          .values_list("pk", "text"))
@@ -183,8 +162,8 @@ def prototype_stats_refresh() -> int:
         agreement = None
         try:
             if votes:
-                diff = (_features(bank, [v[3] for v in votes], [v[1] for v in votes])
-                        - _features(bank, [v[4] for v in votes], [v[2] for v in votes]))  # (N, K)
+                diff = (response_features(bank, [v[3] for v in votes], [v[1] for v in votes])
+                        - response_features(bank, [v[4] for v in votes], [v[2] for v in votes]))  # (N, K)
                 predicted_left = (diff @ means[c]) > 0  # (N,)
                 chose_left = torch.tensor([v[0] == "left" for v in votes])
                 agreement = float((predicted_left == chose_left).double().mean())
@@ -222,7 +201,6 @@ def prototype_split_run(*, key: int, audit_id: int | None = None) -> list[int]:
     from webapp.profiles.models import RewardProfile
     from webapp.prototypes import services
     from webapp.prototypes.models import PrototypeFit
-    from workers.refit import bank_ensure
 
     progress_push(job="split", stage="loading members", done=1, total=3)
     source = Prototype.objects.filter(key=key).first()
@@ -242,7 +220,7 @@ def prototype_split_run(*, key: int, audit_id: int | None = None) -> list[int]:
         return _split_failed(audit_id, "the members form one cluster; nothing to split")
     last = PrototypeFit.objects.order_by("-version").first()
     state = dict(last.state) if last is not None and last.state else {}
-    new_keys = keys_fresh(2, also=[int(i) for i in state.get("ids", [])])  # type: ignore[attr-defined]
+    new_keys = keys_fresh(2, also=[int(i) for i in state.get("ids", [])])
     resp = model.assign(weights)  # (U, 2)
     parts = []
     for c in range(2):
@@ -273,7 +251,7 @@ def _split_failed(audit_id: int | None, error: str) -> list[int]:
     return []
 
 
-def _state_with_split(state: dict[str, object], *, key: int, parts: list[object],
+def _state_with_split(state: dict[str, object], *, key: int, parts: list[PrototypeRow],
                       labels: dict[str, int]) -> dict[str, object]:
     """The library state with component ``key`` replaced by ``parts``; the split members relabelled."""
     if not state or "ids" not in state:
@@ -284,11 +262,11 @@ def _state_with_split(state: dict[str, object], *, key: int, parts: list[object]
     share = float(mix[old]) if old is not None else 0.0
     keep = [c for c in range(len(ids)) if c != old]
     remap = {c: i for i, c in enumerate(keep)}
-    new_ids = [ids[c] for c in keep] + [p.key for p in parts]  # type: ignore[attr-defined]
-    new_means = [means[c] for c in keep] + [p.mean for p in parts]  # type: ignore[attr-defined]
-    new_covs = [covs[c] for c in keep] + [p.covariance for p in parts]  # type: ignore[attr-defined]
-    total_size = sum(p.size for p in parts) or 1  # type: ignore[attr-defined]
-    new_mix = [mix[c] for c in keep] + [share * p.size / total_size for p in parts]  # type: ignore[attr-defined]
+    new_ids = [ids[c] for c in keep] + [p.key for p in parts]
+    new_means = [means[c] for c in keep] + [p.mean for p in parts]
+    new_covs = [covs[c] for c in keep] + [p.covariance for p in parts]
+    total_size = sum(p.size for p in parts) or 1
+    new_mix = [mix[c] for c in keep] + [share * p.size / total_size for p in parts]
     member_labels = []
     for member, label in zip(state["member_keys"], state["member_labels"], strict=True):  # type: ignore[call-overload]
         if member in labels:

@@ -9,6 +9,8 @@ from celery import shared_task
 from celery.signals import task_postrun, task_prerun, worker_process_init
 from django.db import OperationalError, close_old_connections
 
+from workers import contracts
+
 log = logging.getLogger(__name__)
 
 
@@ -66,9 +68,13 @@ _RETRY = {
 
 @shared_task(name="tailor.profile_refit", acks_late=True, soft_time_limit=60, time_limit=90, **_RETRY)
 def profile_refit(user_id: int) -> int | None:
-    """Refit one user's profile from their stored votes (idempotent: safe to run twice or late)."""
-    from workers.refit import FeaturesMissing, profile_refit_run
+    """Refit one user's profile from their stored votes (idempotent: safe to run twice or late). The coalescing
+    key goes first, before any vote is read: a vote stored from now on queues the next refit."""
+    from workers.enqueue import coalesce_release
+    from workers.features import FeaturesMissing
+    from workers.refit import profile_refit_run
 
+    coalesce_release(contracts.PROFILE_REFIT, user_id)
     try:
         return profile_refit_run(user_id=int(user_id))
     except FeaturesMissing as exc:
@@ -76,17 +82,48 @@ def profile_refit(user_id: int) -> int | None:
         return None
 
 
+@shared_task(name=contracts.PROFILE_FOLLOW, acks_late=True, soft_time_limit=60, time_limit=90, **_RETRY)
+def profile_follow(user_id: int) -> bool:
+    """What follows a refit: suggestions, summary, a demo guest's panel, the staff map, the webhook (coalesced)."""
+    from workers.enqueue import coalesce_release
+    from workers.features import FeaturesMissing
+    from workers.follow import profile_follow_run
+
+    coalesce_release(contracts.PROFILE_FOLLOW, user_id)
+    try:
+        return profile_follow_run(user_id=int(user_id))
+    except FeaturesMissing as exc:
+        log.warning("follow-up of user %s skipped: %s", user_id, exc)
+        return False
+
+
+@shared_task(name=contracts.STAFF_MAP_PUSH, soft_time_limit=30, time_limit=60)
+def staff_map_push() -> None:
+    """The trailing push of a rate-limited window of staff map updates."""
+    from workers.follow import staff_map_run
+
+    staff_map_run()
+
+
 @shared_task(name="tailor.profiles_reconcile", soft_time_limit=60, time_limit=90)
 def profiles_reconcile() -> int:
     """Re-enqueue every profile older than its newest vote: a lost task or a dead worker only delays a refit."""
     from webapp.profiles.selectors import profiles_behind
+    from workers.enqueue import profile_refit_send
 
     behind = profiles_behind()
-    for user_id in behind:
-        profile_refit.apply_async(kwargs={"user_id": user_id})
-    if behind:
-        log.info("reconciler re-enqueued %d profile refits", len(behind))
-    return len(behind)
+    sent = sum(profile_refit_send(user_id=user_id) for user_id in behind)  # not those already queued
+    if sent:
+        log.info("reconciler sent %d profile refits (%d profiles behind)", sent, len(behind))
+    return sent
+
+
+@shared_task(name="tailor.jobs_sweep", soft_time_limit=60, time_limit=90)
+def jobs_sweep() -> dict[str, int]:
+    """Re-send or fail every lost piece of work (jobs, webhook deliveries, demo reveals, candidate pools)."""
+    from workers.sweeper import jobs_sweep_run
+
+    return jobs_sweep_run()
 
 
 @shared_task(name="tailor.compare_run", acks_late=True, soft_time_limit=300, time_limit=360)

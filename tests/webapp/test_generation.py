@@ -123,3 +123,22 @@ async def test_a_script_streams_its_job_with_an_api_token_and_no_origin(broker_c
                                                            "side": "default", "text": "Hello"})
     assert "Hello" in await owner.receive_from(timeout=5)
     await owner.disconnect()
+
+
+@pytest.mark.django_db
+def test_jobs_lost_with_a_restarted_worker_never_lock_their_user_out() -> None:
+    """Three queued jobs whose messages died with Redis used to answer "3 answers being written" for good."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    user, prompt = UserFactory(), PromptFactory()
+    for status in ("queued", "queued", "running"):
+        GenerationJob.objects.create(user=user, prompt=prompt, status=status, attempts=1,
+                                     heartbeat_at=timezone.now() - timedelta(minutes=10))
+    job = compare_start(user=user, prompt=prompt, method="summary")
+    assert job.status == "queued"
+    compare_start(user=user, prompt=prompt, method="summary")
+    compare_start(user=user, prompt=prompt, method="summary")
+    with pytest.raises(GenerationRejected, match="3 answers"):  # the live ones still count
+        compare_start(user=user, prompt=prompt, method="summary")

@@ -15,7 +15,7 @@ from webapp.generation.models import GenerationJob
 from webapp.profiles.models import RewardProfile
 from workers import compare
 from workers.config import worker_config
-from workers.refit import bank_ensure
+from workers.features import bank_ensure
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 

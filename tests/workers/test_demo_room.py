@@ -8,7 +8,7 @@ import uuid
 import pytest
 
 from tests.conftest import wait_until
-from tests.factories import ResponseFactory, UserFactory
+from tests.factories import ResponseFactory, UserFactory, refit_and_follow
 from tests.webapp.demos.factories_demo import SCORES, join, scored_pool, session
 from webapp.demos import services as demo_services
 from webapp.demos.models import DemoSession, Participant
@@ -16,7 +16,7 @@ from webapp.profiles.models import RewardProfile
 from webapp.votes import selectors as vote_selectors
 from webapp.votes.services import vote_record
 from workers.demo_room import demo_reveal_run, participant_refitted
-from workers.refit import bank_ensure, profile_refit_run
+from workers.features import bank_ensure
 
 CONCISE, STEPS = SCORES[0][0], SCORES[1][0]
 DEFAULT = "Water it when the soil is dry."
@@ -51,7 +51,7 @@ def test_each_participant_gets_the_showcase_answer_for_their_taste_and_the_revea
     _vote_all(demo, bob, STEPS, axis=1)
     before = DemoSession.objects.get(pk=demo.pk).push_version
     for participant in (ada, bob):
-        assert profile_refit_run(user_id=participant.user_id) is not None
+        assert refit_and_follow(user_id=participant.user_id) is not None
         participant.refresh_from_db()
     assert ada.showcase_response.text == CONCISE and bob.showcase_response.text == STEPS
     assert DemoSession.objects.get(pk=demo.pk).push_version == before + 2  # one presenter push per refit
@@ -80,7 +80,7 @@ def test_the_refit_renders_the_participants_own_panel_for_their_socket() -> None
     assert participant_id == ada.pk and 'id="demo-me"' in html and 'hx-swap-oob="true"' in html
     assert 'data-testid="profile-panel"' in html and 'data-testid="showcase-answer"' in html
     assert "Check the soil" in html and CONCISE not in html
-    assert profile_refit_run(user_id=ada.user_id) is not None  # the real refit: Ada's taste picks the concise one
+    assert refit_and_follow(user_id=ada.user_id) is not None  # the real refit: Ada's taste picks the concise one
     weights = RewardProfile.objects.get(user_id=ada.user_id).weights
     _, html = participant_refitted(user_id=ada.user_id, bank=bank, weights=weights) or (0, "")
     assert CONCISE in html
@@ -127,7 +127,7 @@ def test_active_suggestions_for_a_guest_stay_within_the_session_prompts() -> Non
     ada = join(demo, "Ada")
     pair = vote_selectors.pair_next(user=ada.user, prompt_ids=set(ids[:2]))
     vote_record(user=ada.user, pair_id=pair.pk, idempotency_key=uuid.uuid4(), choice="left")
-    profile_refit_run(user_id=ada.user_id)
+    refit_and_follow(user_id=ada.user_id)
     suggested = RewardProfile.objects.get(user_id=ada.user_id).suggested_pairs
     allowed = set(Response.objects.filter(prompt_id__in=ids[:2]).values_list("pk", flat=True))
     assert suggested and all(set(p) <= allowed for p in suggested)
@@ -157,7 +157,7 @@ def test_the_reveal_speaks_for_the_rooms_prototypes_when_the_library_has_them() 
     _vote_all(demo, ada, CONCISE, axis=0)
     _vote_all(demo, bob, CONCISE, axis=0)
     for participant in (ada, bob):
-        profile_refit_run(user_id=participant.user_id)
+        refit_and_follow(user_id=participant.user_id)
     profile = RewardProfile.objects.get(user_id=ada.user_id)
     Prototype.objects.create(key=7, name="Brief", bank_id=profile.bank_id, mean=profile.weights, size=2,
                              summary="Prefers short answers.")

@@ -5,13 +5,13 @@ import uuid
 
 import pytest
 
-from tests.factories import PromptFactory, ResponseFactory, UserFactory
+from tests.factories import PromptFactory, ResponseFactory, UserFactory, refit_and_follow
 from webapp.profiles.models import BaseRewardBank, RewardProfile
 from webapp.prototypes.models import Prototype, PrototypeFit
 from webapp.votes import selectors, services
 from webapp.votes.models import Pair
+from workers.features import bank_ensure
 from workers.learning import prototypes_refit_run
-from workers.refit import bank_ensure, profile_refit_run
 
 
 def _pool(prompts: int = 6) -> None:
@@ -29,7 +29,7 @@ def test_refit_queues_informative_pairs_and_the_next_pair_uses_them(settings) ->
     user = UserFactory()
     pair = selectors.pair_next(user=user, rng=random.Random(0))
     services.vote_record(user=user, pair_id=pair.pk, idempotency_key=uuid.uuid4(), choice="left")
-    profile_refit_run(user_id=user.pk)
+    refit_and_follow(user_id=user.pk)
     profile = RewardProfile.objects.get(user=user)
     assert len(profile.suggested_pairs) >= 4
     assert all(frozenset(p) != frozenset((pair.left_id, pair.right_id)) for p in profile.suggested_pairs)
@@ -46,13 +46,13 @@ def test_refit_writes_a_grounded_summary_unless_the_user_edited_it() -> None:
     for _ in range(4):
         pair = selectors.pair_next(user=user, rng=random.Random(2))
         services.vote_record(user=user, pair_id=pair.pk, idempotency_key=uuid.uuid4(), choice="left", strength=3)
-    profile_refit_run(user_id=user.pk)
+    refit_and_follow(user_id=user.pk)
     profile = RewardProfile.objects.get(user=user)
     assert profile.summary.startswith("You prefer")
     RewardProfile.objects.filter(user=user).update(summary="Mine, hand written.", summary_edited=True)
     pair = selectors.pair_next(user=user, rng=random.Random(3))
     services.vote_record(user=user, pair_id=pair.pk, idempotency_key=uuid.uuid4(), choice="right")
-    profile_refit_run(user_id=user.pk)
+    refit_and_follow(user_id=user.pk)
     assert RewardProfile.objects.get(user=user).summary == "Mine, hand written."
 
 
@@ -94,7 +94,7 @@ def test_an_edited_summary_nudges_the_prior_and_says_what_changed(django_capture
     user = UserFactory()
     pair = selectors.pair_next(user=user, rng=random.Random(0))
     services.vote_record(user=user, pair_id=pair.pk, idempotency_key=uuid.uuid4(), choice="tie")
-    profile_refit_run(user_id=user.pk)
+    refit_and_follow(user_id=user.pk)
     before = RewardProfile.objects.get(user=user).weights
     with pytest.raises(SummaryRejected):
         summary_edit(user_id=user.pk, text="x" * 601)
@@ -145,7 +145,7 @@ def test_bank_refit_learns_latent_bases_and_profiles_move_onto_the_new_bank(sett
                 eb = torch.frombuffer(bytearray(b.embedding), dtype=torch.float32)
                 choice = "left" if sign * float((ea - eb) @ direction) > 0 else "right"
                 services.vote_record(user=user, pair_id=pair.pk, idempotency_key=uuid.uuid4(), choice=choice)
-        profile_refit_run(user_id=user.pk)
+        refit_and_follow(user_id=user.pk)
     assert profiles_behind() == []
     version = bank_refit_run()
     assert version == 2
@@ -153,13 +153,13 @@ def test_bank_refit_learns_latent_bases_and_profiles_move_onto_the_new_bank(sett
     assert active.version == 2 and len(active.names) > 8 and active.names[8].startswith("latent")
     assert set(profiles_behind()) == {u.pk for u in users}  # every profile now refits onto bank v2
     assert len(active.state["prior"]["mean"]) == len(active.names)  # MRM prior learned with the bank
-    profile_refit_run(user_id=users[0].pk)
+    refit_and_follow(user_id=users[0].pk)
     profile = RewardProfile.objects.get(user=users[0])
     assert profile.bank_id == active.pk and len(profile.weights) == len(active.names)
     newcomer = UserFactory()  # no votes yet: the profile is the meta-learned prior itself
     pair = services.pair_create(user=newcomer, left=responses[0], right=responses[1], source="random")
     services.vote_record(user=newcomer, pair_id=pair.pk, idempotency_key=uuid.uuid4(), choice="both_bad")
-    profile_refit_run(user_id=newcomer.pk)
+    refit_and_follow(user_id=newcomer.pk)
     fresh = RewardProfile.objects.get(user=newcomer)
     assert fresh.weights == pytest.approx(active.state["prior"]["mean"])
     assert bases.replace("factorization", "low-rank") in active.notes
@@ -185,7 +185,7 @@ def _newcomer_prefers_brief() -> RewardProfile:
     wordy = ResponseFactory(prompt=prompt, axis_scores=[0.1, 0.9, *([0.5] * 6)])
     pair = services.pair_create(user=newcomer, left=brief, right=wordy, source="random")
     services.vote_record(user=newcomer, pair_id=pair.pk, idempotency_key=uuid.uuid4(), choice="left")
-    profile_refit_run(user_id=newcomer.pk)
+    refit_and_follow(user_id=newcomer.pk)
     return RewardProfile.objects.get(user=newcomer)
 
 

@@ -14,9 +14,9 @@ from webapp.profiles.models import RewardProfile
 from webapp.prototypes import services
 from webapp.prototypes.models import Prototype, PrototypeAudit, PrototypeFit
 from webapp.votes.models import Pair, Vote
+from workers.features import bank_ensure
 from workers.learning import prototypes_refit_run
 from workers.prototype_review import keys_never_reused
-from workers.refit import bank_ensure
 
 BRIEF, LONG = [0.9, *([0.5] * 7)], [0.1, *([0.5] * 7)]
 

@@ -9,7 +9,8 @@ from tests.factories import PromptFactory, ResponseFactory, UserFactory
 from webapp.profiles.models import ProfileSnapshot, RewardProfile
 from webapp.votes import services
 from webapp.votes.models import Vote
-from workers.refit import bank_ensure, profile_refit_run
+from workers.features import bank_ensure
+from workers.refit import profile_refit_run
 
 BREVITY = 0
 
@@ -133,7 +134,7 @@ def test_reconciler_recovers_a_lost_refit_task(broker_clean) -> None:
     """The refit task is dropped from the broker before any worker sees it; the reconciler re-enqueues it."""
     from celery.contrib.testing.worker import start_worker
 
-    from workers.celery_app import app
+    from workers.celery_app import ALL_QUEUES, app
     from workers.contracts import PROFILES_RECONCILE
 
     user = UserFactory()
@@ -141,8 +142,13 @@ def test_reconciler_recovers_a_lost_refit_task(broker_clean) -> None:
     app.control.purge()  # ...and lost, as with a broker restart or a worker killed before acking
     assert not RewardProfile.objects.filter(user=user).exists()
     with start_worker(app, pool="solo", perform_ping_check=False, queues=ALL_QUEUES, loglevel="WARNING"):
-        app.send_task(PROFILES_RECONCILE)  # what beat sends every RECONCILE_INTERVAL_SECONDS
-        assert wait_until(lambda: RewardProfile.objects.filter(user=user, vote_count=3).exists())
+        # what beat sends every RECONCILE_INTERVAL_SECONDS; the first rounds find the lost task's coalescing key
+        # (it outlives the task: REFIT_COALESCE_SECONDS), a later one sends the refit
+        def reconciled() -> bool:
+            app.send_task(PROFILES_RECONCILE)
+            return RewardProfile.objects.filter(user=user, vote_count=3).exists()
+
+        assert wait_until(reconciled, timeout=30, interval=0.5)
 
 
 def test_beat_schedules_the_reconciler() -> None:

@@ -6,6 +6,7 @@ import uuid
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 
 from webapp.generation.models import JobStatus
 
@@ -28,6 +29,10 @@ class ApiJob(models.Model):
     error = models.CharField(max_length=300, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # times the job was sent to a worker (at creation, then each re-send by the job sweeper)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    # last sign of life (created, sent, claimed, touched while running): see ``GenerationJob.heartbeat_at``
+    heartbeat_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         indexes = [models.Index(fields=["user", "-created_at"])]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 
@@ -26,7 +26,7 @@ class JobRejected(ValueError):
 
 
 @transaction.atomic
-def score_start(*, user: AbstractBaseUser, prompt: str, answers: list[str]) -> ApiJob:
+def score_start(*, user: User, prompt: str, answers: list[str]) -> ApiJob:
     """Ask a worker for the user's reward ``w_u · φ(prompt, answer)`` of each answer."""
     if not prompt.strip():
         raise JobRejected("prompt is empty")
@@ -39,16 +39,16 @@ def score_start(*, user: AbstractBaseUser, prompt: str, answers: list[str]) -> A
     if not RewardProfile.objects.filter(user=user, version__gt=0).exclude(weights=[]).exists():
         raise JobRejected("you have no reward profile yet: vote on a few pairs first", conflict=True)
     job = ApiJob.objects.create(user=user, kind=ApiJob.Kind.SCORE, params={"prompt": prompt, "answers": answers},
-                                total=len(answers))
+                                total=len(answers), attempts=1)
     score_run_enqueue(job_id=str(job.pk))
     return job
 
 
 @transaction.atomic
-def features_start(*, user: AbstractBaseUser, response_ids: list[int]) -> ApiJob:
+def features_start(*, user: User, response_ids: list[int]) -> ApiJob:
     """Ask a gpu worker for the axis scores and embeddings of these responses."""
     job = ApiJob.objects.create(user=user, kind=ApiJob.Kind.FEATURES, params={"response_ids": response_ids},
-                                total=len(response_ids))
+                                total=len(response_ids), attempts=1)
     responses_features_enqueue(job_id=str(job.pk))
     return job
 
@@ -56,7 +56,7 @@ def features_start(*, user: AbstractBaseUser, response_ids: list[int]) -> ApiJob
 def job_claim(*, job_id: str, kind: str) -> ApiJob | None:
     """Move a queued job to running exactly once (a redelivered task finds it claimed and does nothing)."""
     claimed = ApiJob.objects.filter(pk=job_id, kind=kind, status=ApiJob.Status.QUEUED).update(
-        status=ApiJob.Status.RUNNING)
+        status=ApiJob.Status.RUNNING, heartbeat_at=timezone.now())
     return ApiJob.objects.filter(pk=job_id).first() if claimed == 1 else None
 
 

@@ -9,6 +9,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NotRequired, TypedDict, cast
 
 from django.db import transaction
 
@@ -30,6 +31,23 @@ class PoolImport:
     skipped_prompts: int
 
 
+class PoolResponse(TypedDict):
+    """One candidate answer in a pool file line; ``embedding`` is base64 float32 bytes."""
+
+    text: str
+    axis_scores: list[float]
+    style: NotRequired[str]
+    embedding: NotRequired[str | None]
+
+
+class PoolRow(TypedDict):
+    """One pool file line after the header: a prompt and its candidates."""
+
+    text: str
+    responses: list[PoolResponse]
+    domain: NotRequired[str]
+
+
 def _rows(path: Path) -> tuple[dict[str, object], list[dict[str, object]]]:
     try:
         with gzip.open(path, "rt", encoding="utf-8") as fh:
@@ -44,7 +62,7 @@ def _rows(path: Path) -> tuple[dict[str, object], list[dict[str, object]]]:
     return header, lines[1:]
 
 
-def _validate(number: int, row: dict[str, object]) -> None:
+def _validate(number: int, row: dict[str, object]) -> PoolRow:
     if not isinstance(row.get("text"), str) or not row["text"]:
         raise PoolFileError(f"line {number}: prompt text missing")
     responses = row.get("responses")
@@ -54,6 +72,7 @@ def _validate(number: int, row: dict[str, object]) -> None:
         scores = r.get("axis_scores")
         if not isinstance(r.get("text"), str) or not isinstance(scores, list) or len(scores) != AXIS_COUNT:
             raise PoolFileError(f"line {number}: each response needs text and {AXIS_COUNT} axis scores")
+    return cast(PoolRow, row)  # checked above, key by key
 
 
 @transaction.atomic
@@ -63,10 +82,9 @@ def pool_import(*, path: Path, progress: Callable[[int, int], None] | None = Non
     The whole file is validated before anything is written, and the import is one transaction.
     """
     header, rows = _rows(path)
-    for number, row in enumerate(rows, start=2):
-        _validate(number, row)
+    checked = [_validate(number, row) for number, row in enumerate(rows, start=2)]
     created_prompts = created_responses = skipped = 0
-    for i, row in enumerate(rows, start=1):
+    for i, row in enumerate(checked, start=1):
         prompt, created = Prompt.objects.get_or_create(
             text=row["text"], defaults={"domain": row.get("domain", ""), "source": Prompt.Source.DEMO}
         )
@@ -78,12 +96,12 @@ def pool_import(*, path: Path, progress: Callable[[int, int], None] | None = Non
             Response(
                 prompt=prompt, text=r["text"], style=r.get("style", ""), generator=str(header.get("generator", "")),
                 axis_scores=r["axis_scores"],
-                embedding=base64.b64decode(r["embedding"]) if r.get("embedding") else None,
+                embedding=base64.b64decode(encoded) if (encoded := r.get("embedding")) else None,
                 encoder=str(header.get("encoder", "")) if r.get("embedding") else "",
             )
-            for r in row["responses"]  # type: ignore[union-attr]
+            for r in row["responses"]
         )
-        created_responses += len(row["responses"])  # type: ignore[arg-type]
+        created_responses += len(row["responses"])
         if progress:
             progress(i, len(rows))
     return PoolImport(prompts_created=created_prompts, responses_created=created_responses, skipped_prompts=skipped)

@@ -206,8 +206,8 @@ class ParticipantConsumer(GroupConsumer):
     async def profile_updated(self, event: dict[str, Any]) -> None:
         """The participant's refit landed: their panel, prototype and showcase answer, out of band. The worker that
         refitted them sends the panel ready-made (``demo_panel``); other pushes (a re-clustering) are rendered here."""
-        if event.get("user_id") != self.user_id:
-            return
+        if event.get("user_id") != self.user_id or event.get("source") == "refit":
+            return  # the refit's own push: the follower's push right after it brings the rendered panel
         html = event.get("demo_panel")
         if not isinstance(html, str) or event.get("participant_id") != self.participant_id:
             html = await self._render_live()

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db.models import Count, Q
 from django.utils import timezone
 
@@ -20,7 +20,7 @@ from webapp.votes.models import Vote
 DEFAULT_PROMPTS = 12
 
 
-def can_present(*, user: AbstractBaseUser, session: DemoSession) -> bool:
+def can_present(*, user: User, session: DemoSession) -> bool:
     """The presenter screen and the stage buttons: the staff member who created the session (or a superuser)."""
     return bool(user.is_authenticated and user.is_active and user.is_staff
                 and (session.presenter_id == user.pk or user.is_superuser))
@@ -30,13 +30,13 @@ def session_by_code(*, code: str) -> DemoSession | None:
     return DemoSession.objects.select_related("showcase_prompt").filter(code=code.upper()).first()
 
 
-def participant_of(*, user: AbstractBaseUser, session: DemoSession) -> Participant | None:
+def participant_of(*, user: User, session: DemoSession) -> Participant | None:
     if not user.is_authenticated:
         return None
     return Participant.objects.filter(user_id=user.pk, session=session).first()
 
 
-def participant_by_code(*, user: AbstractBaseUser, code: str) -> Participant | None:
+def participant_by_code(*, user: User, code: str) -> Participant | None:
     """The user's participation in the session with this code, with the session (None when not in it)."""
     if not user.is_authenticated:
         return None

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, Q
 from django.utils import timezone
@@ -22,6 +22,7 @@ from webapp.demos.models import DemoSession, Participant, StageChange
 from webapp.demos.panels import presenter_live, presenter_session
 from webapp.demos.ratelimit import Limit, limit_exceeded, limit_hit
 from webapp.live import group_send
+from workers import contracts
 from workers.enqueue import demo_prepare_enqueue, demo_reveal_enqueue
 
 MAX_NAME_CHARS = 120
@@ -39,14 +40,9 @@ class DemoRejected(ValueError):
         self.field = field
 
 
-def presenter_group(session_id: int) -> str:
-    """The presenter screen's Channels group (staff only)."""
-    return f"demo.{session_id}"
-
-
-def room_group(session_id: int) -> str:
-    """Every participant page of a session listens here for stage changes."""
-    return f"demo.{session_id}.room"
+#: the presenter screen's Channels group (staff only), and the one every participant page of a session listens on
+presenter_group = contracts.presenter_group
+room_group = contracts.room_group
 
 
 # --- create ---------------------------------------------------------------------------------------------------
@@ -54,7 +50,7 @@ def room_group(session_id: int) -> str:
 @transaction.atomic
 def session_create(
     *,
-    presenter: AbstractBaseUser,
+    presenter: User,
     name: str,
     prompt_ids: list[int] | None = None,
     pairs_per_participant: int = 10,
@@ -180,7 +176,7 @@ def _join(*, session: DemoSession, display_name: str) -> Joined:
 # --- stages ---------------------------------------------------------------------------------------------------
 
 @transaction.atomic
-def session_stage_advance(*, session_id: int, user: AbstractBaseUser, to_stage: str) -> DemoSession:
+def session_stage_advance(*, session_id: int, user: User, to_stage: str) -> DemoSession:
     """Move the session one stage on (lobby → voting → reveal → closed). Only its presenter can; a stale button
     (the stage already moved) is rejected, not applied twice. Reveal asks a worker for the personalized
     answers; closing writes the export and deactivates the guest accounts."""
@@ -259,8 +255,39 @@ def session_default_answer_store(*, session_id: int, text: str) -> None:
     DemoSession.objects.filter(pk=session_id, default_answer="").update(default_answer=text.strip())
 
 
+@transaction.atomic
 def session_reveal_store(*, session_id: int, reveal: dict[str, object]) -> None:
-    DemoSession.objects.filter(pk=session_id).update(reveal=reveal)
+    """Store the reveal; a session closed before its reveal was written gets it in its export too (the export is
+    what the presenter downloads, and it said ``pending`` for good)."""
+    session = DemoSession.objects.select_for_update().filter(pk=session_id).only(
+        "export", "default_answer").first()
+    if session is None:
+        return
+    changes: dict[str, object] = {"reveal": reveal}
+    if session.export is not None:
+        changes["export"] = {**session.export, "reveal": {"default_answer": session.default_answer, **reveal}}
+    DemoSession.objects.filter(pk=session_id).update(**changes)
+
+
+def session_reveal_resend(*, session_id: int, seen: dict[str, object], attempts: int, max_attempts: int,
+                          error: str) -> str:
+    """The job sweeper found this session's reveal still ``seen`` (pending) with no live task: mark it sent again
+    ("resent"; the caller enqueues) or, after ``max_attempts``, failed with ``error`` ("failed"). "" when the
+    reveal changed meanwhile (a worker wrote it)."""
+    from django.utils import timezone as tz
+
+    if attempts >= max_attempts:
+        reveal: dict[str, object] = {"status": "failed", "error": error, "answers": [], "attempts": attempts}
+        outcome = "failed"
+    else:
+        reveal = {"status": "pending", "answers": [], "attempts": attempts + 1, "sent_at": tz.now().isoformat()}
+        outcome = "resent"
+    with transaction.atomic():
+        claimed = DemoSession.objects.select_for_update().filter(pk=session_id, reveal=seen).exists()
+        if not claimed:
+            return ""
+        session_reveal_store(session_id=session_id, reveal=reveal)
+    return outcome
 
 
 # --- pushes ---------------------------------------------------------------------------------------------------

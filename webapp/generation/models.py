@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 
 
 class JobStatus(models.TextChoices):
@@ -15,6 +17,18 @@ class JobStatus(models.TextChoices):
     RUNNING = "running", "running"
     DONE = "done", "done"
     FAILED = "failed", "failed"
+
+
+def job_alive(*, now: datetime | None = None) -> models.Q:
+    """Jobs a worker is on or will get to: queued or running with a recent heartbeat (the job sweeper's
+    thresholds). A lost job's heartbeat stops; until the sweeper re-sends or fails it, it counts for nobody."""
+    from django.conf import settings as conf
+
+    now = now or timezone.now()
+    return (models.Q(status=JobStatus.QUEUED,
+                     heartbeat_at__gte=now - timedelta(seconds=conf.JOBS_QUEUED_STALE_SECONDS))
+            | models.Q(status=JobStatus.RUNNING,
+                       heartbeat_at__gte=now - timedelta(seconds=conf.JOBS_RUNNING_STALE_SECONDS)))
 
 
 class GenerationJob(models.Model):
@@ -42,6 +56,11 @@ class GenerationJob(models.Model):
     # set when the page's socket is listening and the job went to a worker (so no delta is streamed unheard)
     dispatched_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # times the job was sent to a worker (the page's dispatch, then each re-send by the job sweeper)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    # last sign of life: created, sent, claimed, then touched every few seconds by the worker running it; a job
+    # whose heartbeat stopped was lost (a restarted broker, a killed worker) and is re-sent or failed by the sweeper
+    heartbeat_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         indexes = [models.Index(fields=["user", "-created_at"])]

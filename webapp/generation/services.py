@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 
 from webapp.catalog.models import Prompt
-from webapp.generation.models import GenerationJob
+from webapp.generation.models import GenerationJob, job_alive
 from workers.enqueue import compare_run_enqueue, pool_generate_enqueue
 
 MAX_PROMPT_CHARS = 500
 #: answers in a new prompt's candidate pool: one per style of the demo library (webapp/catalog/demo/prompts.json)
 POOL_STYLES = 8
+#: answers one user may have queued or being written at once
+MAX_JOBS_PER_USER = 3
 
 
 class GenerationRejected(ValueError):
@@ -34,23 +36,26 @@ def prompt_from_user(*, text: str) -> Prompt:
 
 
 @transaction.atomic
-def compare_start(*, user: AbstractBaseUser, prompt: Prompt, method: str) -> GenerationJob:
+def compare_start(*, user: User, prompt: Prompt, method: str) -> GenerationJob:
     """Create a job; it goes to a gpu worker when the page's socket connects (``compare_dispatch``)."""
     if method not in GenerationJob.Method.values:
         raise GenerationRejected(f"unknown method {method!r}")
-    running = GenerationJob.objects.filter(user=user, status__in=["queued", "running"]).count()
-    if running >= 3:
-        raise GenerationRejected("you already have 3 answers being written: wait for one to finish")
+    # only jobs really alive: a job lost with a restarted broker or worker must never lock its user out
+    running = GenerationJob.objects.filter(job_alive(), user=user).count()
+    if running >= MAX_JOBS_PER_USER:
+        raise GenerationRejected(f"you already have {MAX_JOBS_PER_USER} answers being written: wait for one to finish")
     return GenerationJob.objects.create(user=user, prompt=prompt, method=method)
 
 
 @transaction.atomic
 def compare_dispatch(*, job_id: str, user_id: int) -> bool:
     """Send a job to a worker once, when its listener is there; False when already sent or not the user's."""
+    from django.db.models import F
     from django.utils import timezone
 
+    now = timezone.now()
     sent = GenerationJob.objects.filter(pk=job_id, user_id=user_id, dispatched_at__isnull=True).update(
-        dispatched_at=timezone.now())
+        dispatched_at=now, heartbeat_at=now, attempts=F("attempts") + 1)
     if sent == 1:
         compare_run_enqueue(job_id=str(job_id))
     return sent == 1

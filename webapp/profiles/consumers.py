@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Any, TypedDict
+from typing import Any
 
 from channels.db import database_sync_to_async
 from django.conf import settings
@@ -11,18 +11,10 @@ from django.template.loader import render_to_string
 
 from webapp.group_consumer import GroupConsumer
 from webapp.profiles.selectors import profile_detail, profile_get
+from workers import contracts
+from workers.contracts import ProfileUpdated
 
-
-class ProfileUpdated(TypedDict):
-    """Sent by workers to group ``user.<id>`` after a profile fit is stored."""
-
-    type: str  # "profile.updated"
-    user_id: int
-    version: int
-
-
-def user_group(user_id: int) -> str:
-    return f"user.{user_id}"
+user_group = contracts.user_group
 
 
 class ProfileConsumer(GroupConsumer):

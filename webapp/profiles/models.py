@@ -48,6 +48,8 @@ class RewardProfile(models.Model):
     summary_edited = models.BooleanField(default=False)
     # {axis: delta in [-1, 1]} read from the user's edited summary by a worker; it shifts the prior mean
     summary_axes = models.JSONField(default=dict, blank=True)
+    # the weights the stored summary was written from: the follower rewrites it only when they moved enough
+    summary_weights = models.JSONField(default=list, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     def __str__(self) -> str:

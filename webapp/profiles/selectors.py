@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypedDict
 
 from django.db.models import Max
 
@@ -115,12 +115,20 @@ class ShapingVote:
     contribution: float
 
 
+class WeightHistory(TypedDict):
+    """The weight chart: the vote count at each stored snapshot and each axis's weight there (None where the
+    snapshot's bank had fewer axes)."""
+
+    votes: list[int]
+    series: dict[str, list[float | None]]
+
+
 @dataclass(frozen=True)
 class ProfileDetail:
     """Everything /me/ shows; each part is also pushed live after a refit."""
 
     view: ProfileView
-    history: dict[str, object]
+    history: WeightHistory
     shaping: list[ShapingVote]
     prototype_id: int | None
     prototype_confidence: float | None
@@ -143,7 +151,7 @@ def profile_detail(*, user_id: int, confident_votes: int = 20) -> ProfileDetail:
                              prototype_confidence=None, summary="", quality=quality)
     snapshots = list(profile.snapshots.order_by("version").values("version", "weights", "vote_count")[:500])
     names = [axis.name for axis in view.axes]
-    history = {
+    history: WeightHistory = {
         "votes": [s["vote_count"] for s in snapshots],
         "series": {name: [s["weights"][i] if i < len(s["weights"]) else None for s in snapshots]
                    for i, name in enumerate(names)},

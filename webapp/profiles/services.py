@@ -19,7 +19,7 @@ class ProfileFit:
     covariance: list[list[float]]
     vote_count: int
     fitted_vote_id: int
-    suggested_pairs: list[list[int]]
+    suggested_pairs: list[list[int]] | None = None  # None keeps the stored ones (the follower writes them)
     influential_votes: list[list[float]] = field(default_factory=list)
     summary: str | None = None  # None keeps the stored summary
 
@@ -43,6 +43,8 @@ def profile_fit_store(*, user_id: int, expected_version: int, fit: ProfileFit) -
     profile, _ = RewardProfile.objects.get_or_create(user_id=user_id)
     new_version = expected_version + 1
     changes: dict[str, object] = {} if fit.summary is None else {"summary": fit.summary}
+    if fit.suggested_pairs is not None:
+        changes["suggested_pairs"] = fit.suggested_pairs
     claimed = RewardProfile.objects.filter(pk=profile.pk, version=expected_version).update(
         **changes,
         version=new_version,
@@ -51,7 +53,6 @@ def profile_fit_store(*, user_id: int, expected_version: int, fit: ProfileFit) -
         covariance=fit.covariance,
         vote_count=fit.vote_count,
         fitted_vote_id=fit.fitted_vote_id,
-        suggested_pairs=fit.suggested_pairs,
         influential_votes=fit.influential_votes,
     )
     if claimed != 1:
@@ -64,6 +65,17 @@ def profile_fit_store(*, user_id: int, expected_version: int, fit: ProfileFit) -
         vote_count=fit.vote_count,
     )
     return new_version
+
+
+def profile_follow_store(*, user_id: int, version: int, suggested_pairs: list[list[int]],
+                         summary: str | None, summary_weights: list[float] | None) -> bool:
+    """Store what follows a refit (the next pairs to ask, a refreshed summary and the weights it was written
+    from) only onto the version it was computed from: a newer refit's own follower covers it otherwise. The
+    version is not bumped: the weights did not change."""
+    changes: dict[str, object] = {"suggested_pairs": suggested_pairs}
+    if summary is not None:
+        changes["summary"], changes["summary_weights"] = summary, summary_weights or []
+    return RewardProfile.objects.filter(user_id=user_id, version=version).update(**changes) == 1
 
 
 @transaction.atomic

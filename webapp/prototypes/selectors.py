@@ -148,7 +148,7 @@ class PrototypeDetail:
 
 def prototypes_for_review() -> list[Prototype]:
     """Live prototypes first (approved, then active, by size), then the retired ones."""
-    rank = {Prototype.Status.APPROVED: 0, Prototype.Status.ACTIVE: 1, Prototype.Status.RETIRED: 2}
+    rank: dict[str, int] = {Prototype.Status.APPROVED: 0, Prototype.Status.ACTIVE: 1, Prototype.Status.RETIRED: 2}
     return sorted(Prototype.objects.all(), key=lambda p: (rank.get(p.status, 3), -p.size, p.key))
 
 

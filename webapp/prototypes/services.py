@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from django.db import transaction
@@ -11,6 +12,7 @@ from django.db import transaction
 from webapp.live import group_send
 from webapp.profiles.models import RewardProfile
 from webapp.prototypes.models import Prototype, PrototypeAudit, PrototypeFit
+from workers import contracts
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +83,7 @@ def prototypes_store(
 
 # --- staff review -----------------------------------------------------------------------------------------
 
-STAFF_GROUP = "staff.prototypes"
+STAFF_GROUP = contracts.STAFF_PROTOTYPES_GROUP
 MAX_NAME = 80
 #: a split re-clusters members into two; fewer than this cannot make two meaningful groups
 MIN_SPLIT_MEMBERS = 4
@@ -107,8 +109,8 @@ def _live(key: int) -> Prototype:
     return prototype
 
 
-def _audit(*, actor_id: int | None, action: str, keys: list[int], before: dict[str, object],
-           after: dict[str, object], note: str = "") -> PrototypeAudit:
+def _audit(*, actor_id: int | None, action: str, keys: list[int], before: Mapping[str, object],
+           after: Mapping[str, object], note: str = "") -> PrototypeAudit:
     return PrototypeAudit.objects.create(actor_id=actor_id, action=action, keys=keys, before=before, after=after,
                                          note=note[:200])
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import cast
 
 from django.contrib.auth import get_user_model
 from django.db.models import Count, F, Q
@@ -146,7 +147,7 @@ def prototype_agreement() -> list[PrototypeAgreement]:
 
     members: dict[int, list[int]] = {}
     for user_id, key in RewardProfile.objects.exclude(prototype_id=None).values_list("user_id", "prototype_id"):
-        members.setdefault(key, []).append(user_id)
+        members.setdefault(cast(int, key), []).append(user_id)  # None excluded above; the row type can't say so
     result = []
     for prototype in Prototype.objects.exclude(status=Prototype.Status.RETIRED).order_by("key"):
         users = members.get(prototype.key, [])

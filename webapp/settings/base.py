@@ -150,6 +150,8 @@ CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_DEFAULT_QUEUE = "realtime"
+# a queued refit (or follow-up) of a user makes further sends no-ops for at most this long (workers/enqueue.py)
+REFIT_COALESCE_SECONDS = env.float("TAILOR_REFIT_COALESCE_SECONDS", default=15.0)
 CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=120)
 CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=180)
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
@@ -158,9 +160,30 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_DB_REUSE_MAX = 2**31
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE_FILENAME = str(TAILOR_HOME / "celerybeat-schedule")
-RECONCILE_INTERVAL_SECONDS = env.float("RECONCILE_INTERVAL_SECONDS", default=30.0)
+RECONCILE_INTERVAL_SECONDS = env.float("RECONCILE_INTERVAL_SECONDS", default=15.0)
 PROTOTYPES_INTERVAL_SECONDS = env.float("PROTOTYPES_INTERVAL_SECONDS", default=300.0)
 BANK_REFIT_INTERVAL_SECONDS = env.float("BANK_REFIT_INTERVAL_SECONDS", default=3600.0)
+# The job sweeper (workers/sweeper.py): every interval, work whose message was lost (a Redis restart, a killed
+# worker) is re-sent, at most JOBS_MAX_ATTEMPTS times per job, then failed with a message the user reads. A queued
+# job is lost when its message is gone from the broker this long after it was sent; a running one when its worker
+# stopped touching its heartbeat (every JOBS_HEARTBEAT_SECONDS) this long ago.
+JOBS_SWEEP_INTERVAL_SECONDS = env.float("JOBS_SWEEP_INTERVAL_SECONDS", default=15.0)
+JOBS_QUEUED_STALE_SECONDS = env.float("JOBS_QUEUED_STALE_SECONDS", default=30.0)
+JOBS_RUNNING_STALE_SECONDS = env.float("JOBS_RUNNING_STALE_SECONDS", default=60.0)
+JOBS_HEARTBEAT_SECONDS = env.float("JOBS_HEARTBEAT_SECONDS", default=10.0)
+JOBS_MAX_ATTEMPTS = env.int("JOBS_MAX_ATTEMPTS", default=3)
+# a typed prompt's candidate pool with no new answer and no live task this long is re-sent (for a day at most)
+JOBS_POOL_STALE_SECONDS = env.float("JOBS_POOL_STALE_SECONDS", default=180.0)
+JOBS_POOL_MAX_AGE_HOURS = env.float("JOBS_POOL_MAX_AGE_HOURS", default=24.0)
+# a demo reveal still pending (or a default answer still missing) this long with no live task is re-sent
+JOBS_DEMO_STALE_SECONDS = env.float("JOBS_DEMO_STALE_SECONDS", default=30.0)
+for _name in ("JOBS_SWEEP_INTERVAL_SECONDS", "JOBS_QUEUED_STALE_SECONDS", "JOBS_RUNNING_STALE_SECONDS",
+              "JOBS_HEARTBEAT_SECONDS", "JOBS_MAX_ATTEMPTS", "JOBS_POOL_STALE_SECONDS", "JOBS_POOL_MAX_AGE_HOURS",
+              "JOBS_DEMO_STALE_SECONDS"):
+    if globals()[_name] <= 0:
+        raise ImproperlyConfigured(f"{_name} must be positive")
+if JOBS_HEARTBEAT_SECONDS * 2 > JOBS_RUNNING_STALE_SECONDS:
+    raise ImproperlyConfigured("JOBS_RUNNING_STALE_SECONDS must be at least twice JOBS_HEARTBEAT_SECONDS")
 
 # --- auth ---------------------------------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [

@@ -42,6 +42,7 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["TEST"] = {"NAME": str(TAILOR_HOME / "test.sqlite3")}
 RECONCILE_INTERVAL_SECONDS = 1.0
+REFIT_COALESCE_SECONDS = 3.0  # a lost refit task is re-sent by the reconciler after this
 # deterministic pair selection unless a test sets the rates itself
 TAILOR_GOLD_PAIR_RATE = 0.0
 TAILOR_REPEAT_PAIR_RATE = 0.0

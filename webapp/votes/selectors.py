@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db.models import Count, Max, Q
 from django.utils import timezone
 
@@ -22,7 +22,7 @@ from webapp.votes.models import Pair, Vote
 REPEAT_MIN_GAP = 5
 
 
-def pair_pending(*, user: AbstractBaseUser) -> Pair | None:
+def pair_pending(*, user: User) -> Pair | None:
     """The newest pair shown to this user with no vote and not skipped (so a reload shows the same pair)."""
     return (
         Pair.objects.filter(user=user, vote__isnull=True, skipped_at__isnull=True)
@@ -32,11 +32,11 @@ def pair_pending(*, user: AbstractBaseUser) -> Pair | None:
     )
 
 
-def _seen_response_pairs(user: AbstractBaseUser) -> set[frozenset[int]]:
+def _seen_response_pairs(user: User) -> set[frozenset[int]]:
     return {frozenset(p) for p in Pair.objects.filter(user=user).values_list("left_id", "right_id")}
 
 
-def _suggested(user: AbstractBaseUser, seen: set[frozenset[int]],
+def _suggested(user: User, seen: set[frozenset[int]],
                allowed: set[int] | None = None) -> tuple[int, int] | None:
     """The first pair the worker's active selector queued for this user that they have not seen (and that lies in
     ``allowed`` responses, when given)."""
@@ -51,12 +51,12 @@ def _suggested(user: AbstractBaseUser, seen: set[frozenset[int]],
     return None
 
 
-def _shuffled_pair(user: AbstractBaseUser, a: Response, b: Response, rng: random.Random, **kwargs: object) -> Pair:
+def _shuffled_pair(user: User, a: Response, b: Response, rng: random.Random, **kwargs: object) -> Pair:
     left, right = (a, b) if rng.random() < 0.5 else (b, a)
     return services.pair_create(user=user, left=left, right=right, **kwargs)  # type: ignore[arg-type]
 
 
-def _gold(user: AbstractBaseUser, rng: random.Random, prompt_ids: Collection[int] | None = None) -> Pair | None:
+def _gold(user: User, rng: random.Random, prompt_ids: Collection[int] | None = None) -> Pair | None:
     """An on-topic answer against an answer to another prompt: the on-topic one is the known better answer."""
     # only answers with features: a just-imported one waits for its worker before anyone votes on it
     responses = Response.objects.exclude(axis_scores=None)
@@ -70,7 +70,7 @@ def _gold(user: AbstractBaseUser, rng: random.Random, prompt_ids: Collection[int
     return _shuffled_pair(user, on, distractor, rng, source=Pair.Source.GOLD, expected=on)
 
 
-def _repeat(user: AbstractBaseUser, rng: random.Random) -> Pair | None:
+def _repeat(user: User, rng: random.Random) -> Pair | None:
     """A pair the user voted on a while ago, shown again with the sides swapped."""
     recent = list(Vote.objects.filter(user=user).order_by("-id").values_list("pair_id", flat=True)[:200])
     already = set(Pair.objects.filter(user=user, repeat_of__isnull=False).values_list("repeat_of_id", flat=True))
@@ -113,7 +113,7 @@ def _votable_prompt_ids_cached(*, refresh: bool = False) -> tuple[list[int], boo
     return list(_votable[1]), False
 
 
-def _random(user: AbstractBaseUser, rng: random.Random, seen: set[frozenset[int]],
+def _random(user: User, rng: random.Random, seen: set[frozenset[int]],
             only: Collection[int] | None = None) -> Pair | None:
     if only is not None:  # a demo session's dozen prompts are all looked at; a bigger set is grouped once
         return _random_from(user, rng, seen, sorted(only) if len(only) <= RANDOM_PROMPTS else _votable_prompt_ids(only))
@@ -143,7 +143,7 @@ def _random_from(user: AbstractBaseUser, rng: random.Random, seen: set[frozenset
     return None
 
 
-def pair_next(*, user: AbstractBaseUser, rng: random.Random | None = None,
+def pair_next(*, user: User, rng: random.Random | None = None,
               prompt_ids: Collection[int] | None = None) -> Pair | None:
     """The pair to show now: the pending one; else, by the configured rates, a gold pair, a repeat pair, a random
     pair, or the worker's active suggestion (random when it has none). Sides are shuffled. ``None`` when there
@@ -209,7 +209,7 @@ class Progress:
     last_vote_undoable_until: float | None  # epoch seconds
 
 
-def progress_get(*, user: AbstractBaseUser) -> Progress:
+def progress_get(*, user: User) -> Progress:
     start = timezone.now().replace(hour=0, minute=0, second=0, microsecond=0)
     # one query on every vote: a vote's created_at is set on insert, so the newest vote has the greatest id and time
     row = Vote.objects.filter(user=user).aggregate(

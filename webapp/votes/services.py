@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -30,7 +30,7 @@ UNDO_SECONDS = 10
 
 def pair_create(
     *,
-    user: AbstractBaseUser,
+    user: User,
     left: Response,
     right: Response,
     source: str,
@@ -61,7 +61,7 @@ def pair_create(
 
 
 @transaction.atomic
-def pair_skip(*, user: AbstractBaseUser, pair_id: int) -> bool:
+def pair_skip(*, user: User, pair_id: int) -> bool:
     """Skip a pending pair (it is not shown again); False when it is not the user's or already voted."""
     updated = Pair.objects.filter(pk=pair_id, user=user, vote__isnull=True, skipped_at__isnull=True).update(
         skipped_at=timezone.now()
@@ -70,7 +70,7 @@ def pair_skip(*, user: AbstractBaseUser, pair_id: int) -> bool:
 
 
 @transaction.atomic
-def vote_undo(*, user: AbstractBaseUser, vote_id: int) -> Pair:
+def vote_undo(*, user: User, vote_id: int) -> Pair:
     """Take back one's own newest vote within ``UNDO_SECONDS``; the pair becomes pending again.
 
     The profile is refitted from the remaining stored votes, so nothing else needs correcting.
@@ -91,7 +91,7 @@ def vote_undo(*, user: AbstractBaseUser, vote_id: int) -> Pair:
 
 
 @transaction.atomic
-def user_data_delete(*, user: AbstractBaseUser) -> int:
+def user_data_delete(*, user: User) -> int:
     """Remove a user's votes, pairs and profile (prototypes stop counting them at their next refit).
 
     Returns how many votes were deleted. The account itself stays, so the user remains signed in.
@@ -107,7 +107,7 @@ def user_data_delete(*, user: AbstractBaseUser) -> int:
 
 def vote_record(
     *,
-    user: AbstractBaseUser,
+    user: User,
     pair_id: int,
     idempotency_key: uuid.UUID,
     choice: str,
@@ -167,7 +167,7 @@ def vote_record(
     return VoteResult(vote=vote, created=True)
 
 
-def _replayed(vote: Vote, *, user: AbstractBaseUser, pair_id: int) -> VoteResult:
+def _replayed(vote: Vote, *, user: User, pair_id: int) -> VoteResult:
     if vote.user_id != user.pk or vote.pair_id != pair_id:
         raise VoteRejected("this idempotency key belongs to another vote")
     return VoteResult(vote=vote, created=False)

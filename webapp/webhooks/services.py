@@ -82,10 +82,16 @@ class AttemptOutcome:
     retry_in: float | None  # seconds until the next attempt; None: nothing more to do
 
 
+def retry_ceiling(attempt: int) -> float:
+    """The longest wait after attempt number ``attempt`` (1-based): a delivery still pending past it was lost."""
+    config = settings.TAILOR_WEBHOOKS
+    ceiling: float = min(float(config["backoff_max_seconds"]), float(config["backoff_seconds"]) * 2.0 ** (attempt - 1))
+    return ceiling
+
+
 def retry_delay(attempt: int, *, rng: random.Random | None = None) -> float:
     """Exponential backoff with full jitter after attempt number ``attempt`` (1-based)."""
-    config = settings.TAILOR_WEBHOOKS
-    ceiling = min(float(config["backoff_max_seconds"]), float(config["backoff_seconds"]) * 2 ** (attempt - 1))
+    ceiling = retry_ceiling(attempt)
     return (rng or random).uniform(ceiling / 2, ceiling)
 
 

@@ -145,3 +145,17 @@ def test_personalize_is_written_by_a_real_gpu_worker(celery_worker_live) -> None
     assert job["default_text"] and job["personal_text"] and job["progress"] == 1.0
     if job["default_text"] != job["personal_text"]:
         assert job["pair"] is not None  # the two answers became a pair the user can vote on
+
+
+@pytest.mark.django_db
+def test_personalize_is_not_refused_for_jobs_that_were_lost() -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    user, prompt = UserFactory(), PromptFactory()
+    for _ in range(3):
+        GenerationJob.objects.create(user=user, prompt=prompt, attempts=1, dispatched_at=timezone.now(),
+                                     heartbeat_at=timezone.now() - timedelta(minutes=10))
+    response = token_client(user).post("/api/v1/personalize/", {"prompt_id": prompt.pk}, format="json")
+    assert response.status_code == 202, response.json()

@@ -102,9 +102,8 @@ async def test_staff_rights_are_checked_again_on_every_event() -> None:
 async def test_a_users_profile_refit_moves_their_point_on_the_staff_map() -> None:
     import uuid
 
-    from tests.factories import PromptFactory, ResponseFactory
+    from tests.factories import PromptFactory, ResponseFactory, refit_and_follow
     from webapp.votes import services as vote_services
-    from workers.refit import profile_refit_run
 
     def vote() -> int:
         user = UserFactory(username="voter")
@@ -118,7 +117,7 @@ async def test_a_users_profile_refit_moves_their_point_on_the_staff_map() -> Non
     ws = await _staff_socket(staff)
     user_id = await sync_to_async(vote)()
     assert await ws.receive_nothing(timeout=0.3)  # stored, not refitted yet: nothing moved
-    assert await sync_to_async(profile_refit_run)(user_id=user_id) == 1
+    assert await sync_to_async(refit_and_follow)(user_id=user_id) == 1
     html = await ws.receive_from(timeout=10)
     assert f'data-user="{user_id}"' in html and "<title>voter · 1 vote · no prototype yet" in html
     await ws.disconnect()

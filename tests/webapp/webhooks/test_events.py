@@ -8,13 +8,13 @@ import uuid
 
 import pytest
 
-from tests.factories import PairFactory, PromptFactory, ResponseFactory, UserFactory
+from tests.factories import PairFactory, PromptFactory, ResponseFactory, UserFactory, refit_and_follow
 from webapp.profiles.models import RewardProfile
 from webapp.votes.services import VoteRejected, vote_record
 from webapp.webhooks.models import WebhookDelivery
 from webapp.webhooks.services import endpoint_create
+from workers.features import bank_ensure
 from workers.learning import prototypes_refit_run
-from workers.refit import bank_ensure, profile_refit_run
 
 
 def _payloads(event: str) -> list[dict[str, object]]:
@@ -40,8 +40,8 @@ def test_a_stored_refit_emits_profile_updated() -> None:
     endpoint_create(url="http://127.0.0.1:9/a", events=["profile.updated"])
     pair = PairFactory()
     vote_record(user=pair.user, pair_id=pair.pk, idempotency_key=uuid.uuid4(), choice="left")
-    version = profile_refit_run(user_id=pair.user_id)
-    assert profile_refit_run(user_id=pair.user_id) is None  # nothing new: no second event
+    version = refit_and_follow(user_id=pair.user_id)
+    assert refit_and_follow(user_id=pair.user_id) is None  # nothing new: no second event
     (payload,) = _payloads("profile.updated")
     data = payload["data"]
     assert (data["user_id"], data["version"], data["vote_count"]) == (pair.user_id, version, 1)

@@ -18,14 +18,14 @@ import redis
 class ProcessConnectionPool(redis.ConnectionPool):
     """``pool_class`` for Django's ``RedisCache``: ``from_url`` returns the process's pool for that URL and options."""
 
-    _pools: ClassVar[dict[tuple[str, str], redis.ConnectionPool]] = {}
-    _lock: ClassVar[threading.Lock] = threading.Lock()
+    _process_pools: ClassVar[dict[tuple[str, str], redis.ConnectionPool]] = {}
+    _process_lock: ClassVar[threading.Lock] = threading.Lock()
 
     @classmethod
     def from_url(cls, url: str, **kwargs: Any) -> redis.ConnectionPool:  # type: ignore[override]
         key = (url, repr(sorted(kwargs.items())))
-        with cls._lock:
-            pool = cls._pools.get(key)
+        with cls._process_lock:
+            pool = cls._process_pools.get(key)
             if pool is None:
-                pool = cls._pools[key] = redis.ConnectionPool.from_url(url, **kwargs)
+                pool = cls._process_pools[key] = redis.ConnectionPool.from_url(url, **kwargs)
             return pool

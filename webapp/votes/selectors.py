@@ -124,7 +124,7 @@ def _random(user: User, rng: random.Random, seen: set[frozenset[int]],
     return pair
 
 
-def _random_from(user: AbstractBaseUser, rng: random.Random, seen: set[frozenset[int]],
+def _random_from(user: User, rng: random.Random, seen: set[frozenset[int]],
                  prompt_ids: list[int]) -> Pair | None:
     rng.shuffle(prompt_ids)
     prompt_ids = prompt_ids[:RANDOM_PROMPTS]

@@ -54,8 +54,8 @@ def pair_create(
     # one INSERT: atomic on its own, no transaction around it (two round trips fewer on every vote)
     pair = Pair.objects.create(user=user, prompt_id=prompt_id, left=left, right=right, source=source,
                                expected=expected, repeat_of=repeat_of)
-    shown = expected if source == Pair.Source.GOLD else left
-    if Response.prompt.is_cached(shown):  # type: ignore[attr-defined]  # the page shows it: no query to read it again
+    shown = expected if source == Pair.Source.GOLD and expected is not None else left
+    if Response.prompt.is_cached(shown):  # the page shows it: no query to read it again
         pair.prompt = shown.prompt
     return pair
 

@@ -29,6 +29,8 @@ log = logging.getLogger(__name__)
 
 PACKAGED_SMOLLM2 = "packaged:SmolLM2-135M-Instruct"
 _SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+#: ChatML turn markers: either one ends an answer
+_TURN_MARKERS = ("<|im_start|>", "<|im_end|>")
 QUANTIZE_MODES = ("none", "int4-weight", "int8")
 
 
@@ -183,17 +185,73 @@ def packaged_smollm2_dir() -> Path:
     return Path(spec.origin).parent
 
 
+@dataclass(frozen=True)
+class SpecialTokens:
+    """What a GGUF file's own metadata says about its special tokens (``tokenizer.ggml.*``)."""
+
+    bos_id: int | None
+    eos_id: int | None
+    pad_id: int | None
+    add_bos: bool
+
+
+def gguf_special_tokens(path: str | Path) -> SpecialTokens:
+    """Read the special-token metadata of a GGUF file (memory-mapped: no weights are loaded)."""
+    import gguf
+
+    reader = gguf.GGUFReader(str(path))
+
+    def scalar(key: str) -> int | None:
+        field = reader.fields.get(key)
+        return None if field is None or not field.data else int(field.parts[field.data[0]][0])
+
+    add_bos = scalar("tokenizer.ggml.add_bos_token")
+    return SpecialTokens(
+        bos_id=scalar("tokenizer.ggml.bos_token_id"),
+        eos_id=scalar("tokenizer.ggml.eos_token_id"),
+        pad_id=scalar("tokenizer.ggml.padding_token_id"),
+        add_bos=bool(add_bos),
+    )
+
+
+def special_tokens_apply(tokenizer: Any, model: Any, special: SpecialTokens) -> None:
+    """Make a tokenizer (and the model's generation config) agree with the GGUF metadata.
+
+    transformers' GGUF conversion of SmolLM2 gives ``eos_token='<|im_start|>'`` (id 1) and ``add_bos_token=True``,
+    while the file says end-of-text is id 2 (``<|im_end|>``) and no BOS: every plain ``tokenizer(text)`` then
+    started with ``<|im_start|>`` (the LM encoder's features, PAD's reward prompts), padding used the turn-start
+    token, and a saved copy (an export, another engine loading it) would stop generation at the wrong token."""
+    if special.eos_id is not None:
+        tokenizer.eos_token = tokenizer.convert_ids_to_tokens(special.eos_id)
+    if special.bos_id is not None:
+        tokenizer.bos_token = tokenizer.convert_ids_to_tokens(special.bos_id)
+    if special.pad_id is not None:
+        tokenizer.pad_token = tokenizer.convert_ids_to_tokens(special.pad_id)
+    if hasattr(tokenizer, "add_bos_token"):
+        tokenizer.add_bos_token = special.add_bos  # the fast Llama tokenizer rebuilds its post-processor
+    config = getattr(model, "generation_config", None)
+    if config is not None:
+        config.eos_token_id = special.eos_id
+        config.bos_token_id = special.bos_id
+        config.pad_token_id = special.pad_id
+
+
+#: bump when the materialised copy changes (2: special tokens as the GGUF metadata says)
+_MATERIALISED_VERSION = 2
+
+
 def _materialise_packaged(cache_dir: Path) -> Path:
     """Dequantise the packaged GGUF once into ``cache_dir`` and return the directory to load from."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    target = cache_dir / "SmolLM2-135M-Instruct"
+    target = cache_dir / f"SmolLM2-135M-Instruct-v{_MATERIALISED_VERSION}"
     if (target / "config.json").exists() and (target / "model.safetensors").exists():
         return target
     log.info("dequantising packaged SmolLM2 GGUF into %s (one time, ~20 s)", target)
     source = packaged_smollm2_dir()
     tokenizer = AutoTokenizer.from_pretrained(source, gguf_file=_SMOLLM2_GGUF)
     model = AutoModelForCausalLM.from_pretrained(source, gguf_file=_SMOLLM2_GGUF, dtype=torch.float32)
+    special_tokens_apply(tokenizer, model, gguf_special_tokens(source / _SMOLLM2_GGUF))
     model.hf_quantizer = None  # a GGUF-loaded model refuses save_pretrained until this is cleared
     partial = target.with_name(target.name + ".partial")
     model.save_pretrained(partial)
@@ -427,6 +485,10 @@ class Generator:
         eos_ids = set(eos if isinstance(eos, list) else [eos] if eos is not None else [])
         if self.tokenizer.eos_token_id is not None:
             eos_ids.add(int(self.tokenizer.eos_token_id))
+        for marker in _TURN_MARKERS:  # a chat model that opens or closes a turn has finished its answer
+            token_id = self.tokenizer.convert_tokens_to_ids(marker)
+            if isinstance(token_id, int) and token_id != self.tokenizer.unk_token_id:
+                eos_ids.add(token_id)
         self.eos_token_ids: list[int] = sorted(eos_ids)
 
     def prompt_ids(self, messages: list[dict[str, str]], prefix: str = "") -> list[int]:

@@ -217,3 +217,29 @@ def test_packaged_smollm2_generates_streams_and_guides() -> None:
     quantised = Generator.from_model(generator.model, generator.tokenizer,
                                      GeneratorConfig(device="cpu", quantize="int4-weight"))
     assert "".join(quantised.stream(messages, sampling)).strip() == streamed
+
+
+@pytest.mark.slow
+def test_packaged_tokenizer_special_tokens_are_the_gguf_files() -> None:
+    """transformers' GGUF conversion said end-of-text was ``<|im_start|>`` and prepended it to every text; the
+    materialised copy (what generation, the LM encoder and any export load) follows the file's own metadata."""
+    from transformers import AutoTokenizer
+
+    from personalization.generation import (
+        _SMOLLM2_GGUF,
+        gguf_special_tokens,
+        packaged_smollm2_dir,
+        packaged_smollm2_local,
+    )
+
+    special = gguf_special_tokens(packaged_smollm2_dir() / _SMOLLM2_GGUF)
+    assert (special.bos_id, special.eos_id, special.pad_id, special.add_bos) == (1, 2, 2, False)
+    tokenizer = AutoTokenizer.from_pretrained(packaged_smollm2_local())
+    assert (tokenizer.eos_token, tokenizer.eos_token_id) == ("<|im_end|>", 2)
+    assert tokenizer.pad_token_id == 2
+    assert tokenizer("hello")["input_ids"][0] != 1  # no turn-start token glued to plain text
+    generator = Generator(GeneratorConfig(device="cpu"))
+    assert {1, 2} <= set(generator.eos_token_ids)
+    assert generator.model.generation_config.eos_token_id == 2
+    ids = generator.prompt_ids([{"role": "user", "content": "hi"}])
+    assert ids.count(1) == 3  # system, user, assistant: one turn start each, no extra BOS

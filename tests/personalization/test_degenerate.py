@@ -1,5 +1,5 @@
 """The degenerate-text filter, on real outputs of the packaged SmolLM2-135M (the project's own candidate pool,
-``webapp/catalog/demo/pool.jsonl.gz``, written by ``manage.py build_demo_pool``) and on the cases the issue saw."""
+``webapp/catalog/demo/pool.jsonl.gz``, written by ``manage.py generate_demo_pool``) and on the cases the issue saw."""
 
 from __future__ import annotations
 

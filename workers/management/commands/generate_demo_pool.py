@@ -22,6 +22,10 @@ class Command(BaseCommand):
         parser.add_argument("--limit", type=int, default=None, help="only the first N prompts")
         parser.add_argument("--batch-size", type=int, default=8)
         parser.add_argument("--seed", type=int, default=0)
+        parser.add_argument("--retries", type=int, default=4,
+                            help="times a degenerate answer is sampled again before it is left out")
+        parser.add_argument("--repair", action="store_true",
+                            help="keep the existing pool (--out) and only rewrite its degenerate answers")
 
     def handle(self, *args: Any, **options: Any) -> None:
         from tqdm import tqdm
@@ -33,6 +37,10 @@ class Command(BaseCommand):
             raise CommandError("--limit must be at least 1")
         if options["batch_size"] < 1:
             raise CommandError("--batch-size must be at least 1")
+        if options["retries"] < 0:
+            raise CommandError("--retries must be 0 or more")
+        if options["repair"] and not options["out"].exists():
+            raise CommandError(f"--repair: {options['out']} does not exist")
         if not options["prompts"].exists():
             raise CommandError(f"{options['prompts']} does not exist")
         config = worker_config()
@@ -46,7 +54,8 @@ class Command(BaseCommand):
         report = demo_pool_generate(
             prompts_file=options["prompts"], out_file=options["out"], generator_path=config.generator,
             encoder_path=config.encoder, cache_dir=config.model_cache_dir, device=config.device,
-            limit=options["limit"], batch_size=options["batch_size"], seed=options["seed"], progress=progress,
+            limit=options["limit"], batch_size=options["batch_size"], seed=options["seed"], retries=options["retries"],
+            repair_from=options["out"] if options["repair"] else None, progress=progress,
         )
         bar.close()
         options["report"].write_text(json.dumps(report, indent=2) + "\n")

@@ -40,10 +40,20 @@ print(os.read(r, 100000).decode(), "STATUS:", status, flush=True)
 
 
 def test_heavy_warm_up_runs_before_the_fork_and_the_child_only_sets_itself_up(tmp_path: Path) -> None:
-    result = subprocess.run([sys.executable, "-c", _PREFORK], cwd=ROOT, capture_output=True, text=True, timeout=120,
-                            env={**os.environ, "DJANGO_SETTINGS_MODULE": "webapp.settings.base",
-                                 "TAILOR_HOME": str(tmp_path), "DATABASE_URL": f"sqlite:///{tmp_path}/db.sqlite3",
-                                 "TAILOR_TORCH_THREADS": "2"})
+    result = subprocess.run(
+        [sys.executable, "-c", _PREFORK],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "webapp.settings.base",
+            "TAILOR_HOME": str(tmp_path),
+            "DATABASE_URL": f"sqlite:///{tmp_path}/db.sqlite3",
+            "TAILOR_TORCH_THREADS": "2",
+        },
+    )
     assert result.returncode == 0, result.stderr
     assert "PARENT:personalization.user_model,torch,workers.refit" in result.stdout, result.stdout
     assert "CHILD:|" in result.stdout, result.stdout  # nothing heavy left to import after the fork

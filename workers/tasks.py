@@ -6,7 +6,7 @@ import logging
 from typing import Any
 
 from celery import shared_task
-from celery.signals import task_postrun, task_prerun, worker_process_init
+from celery.signals import task_postrun, task_prerun, worker_init, worker_process_init
 from django.db import OperationalError, close_old_connections
 
 from workers import contracts
@@ -19,29 +19,57 @@ WARM_TEMPLATES = ("demos/room.html", "demos/present.html", "demos/_stats.html", 
                   "prototypes/_map.html", "profiles/_panel.html", "votes/vote.html")
 
 
+#: torch's intra-op threads before the parent's warm-up pinned them to one (restored in each child)
+_torch_threads_default: int | None = None
+
+
 # Here, not in celery_app, so that the web process (which imports celery_app to enqueue) never sees it.
-@worker_process_init.connect
+@worker_init.connect
 def _warm_up(**_: object) -> None:
-    """Do a worker process's one-time work when it starts, not inside the first users' refits (in a demo room
-    those come all at once): import torch and the ML library, run one small fit (torch initialises its kernels
-    on first use), compile the templates a refit renders, and keep one event loop for the process's pushes
-    (``webapp.live``). Measured: the first refits of a fresh process took 200-450 ms instead of 30-60 ms."""
+    """Do the workers' one-time work once, in the main process before the pool forks, so every child inherits it
+    and starts within Celery's start-up limit (``worker_proc_alive_timeout``): import torch and the ML library,
+    run one small fit (torch initialises its kernels on first use), compile the templates a refit renders.
+    Measured: the first refits of a fresh process took 200-450 ms instead of 30-60 ms; done in each child this
+    took 2.8-4.2 s on an idle 2-core machine, longer than Celery's 4 s default, so a respawned child was killed
+    ("Timed out waiting for UP message") again and again and refits stopped for good.
+
+    The fit runs on one thread: an OpenMP thread pool started before ``fork`` is not usable in the children;
+    each child sets its own thread count (``_child_start``)."""
+    global _torch_threads_default
     import torch
     from django.template.loader import get_template
 
     import workers.refit  # noqa: F401
     from personalization.user_model import user_fit
-    from webapp.live import loop_own
     from workers.config import worker_config
 
     config = worker_config()
-    if config.torch_threads:
-        torch.set_num_threads(config.torch_threads)
+    if _torch_threads_default is None:
+        _torch_threads_default = torch.get_num_threads()
+    torch.set_num_threads(1)
     diffs = torch.linspace(-1.0, 1.0, 24, dtype=torch.float64).reshape(3, 8)
     user_fit(diffs=diffs, outcomes=torch.tensor([1, -1, 0]), prior_precision=config.prior_precision,
              tie_strength=config.tie_strength, device=config.device)
     for name in WARM_TEMPLATES:
         get_template(name)
+    _child_threads()  # a solo or threads pool never forks: its one process is the child
+
+
+def _child_threads() -> None:
+    import torch
+
+    from workers.config import worker_config
+
+    torch.set_num_threads(worker_config().torch_threads or _torch_threads_default or torch.get_num_threads())
+
+
+@worker_process_init.connect
+def _child_start(**_: object) -> None:
+    """What a pool child cannot inherit, and nothing heavy (it must answer within ``worker_proc_alive_timeout``):
+    its torch threads and one event loop for its pushes (``webapp.live``)."""
+    from webapp.live import loop_own
+
+    _child_threads()
     loop_own()
 
 

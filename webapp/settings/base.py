@@ -155,6 +155,12 @@ REFIT_COALESCE_SECONDS = env.float("TAILOR_REFIT_COALESCE_SECONDS", default=15.0
 CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=120)
 CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=180)
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# A pool child must say it is up within this long or it is killed (Celery's default: 4 s). The heavy warm-up runs
+# before the fork (workers/tasks.py); a child's own start measured 0.02 s idle, 0.1 s under load. The margin is for
+# a machine busy with refits or generation: a child killed here is respawned into the same wait, and no task runs.
+CELERY_WORKER_PROC_ALIVE_TIMEOUT = env.float("CELERY_WORKER_PROC_ALIVE_TIMEOUT", default=20.0)
+if CELERY_WORKER_PROC_ALIVE_TIMEOUT <= 0:
+    raise ImproperlyConfigured("CELERY_WORKER_PROC_ALIVE_TIMEOUT must be positive")
 # Celery's Django fixup closes every database connection before and after every task unless this is set; the
 # workers' own task hooks (workers/tasks.py) close only what Django would close between requests (CONN_MAX_AGE).
 CELERY_DB_REUSE_MAX = 2**31

@@ -137,6 +137,9 @@ def compare_run_job(*, job_id: str) -> str | None:
     )
     if claimed != 1:
         return None  # already running or done elsewhere, or deleted
+    from webapp.generation.services import queue_positions_push
+
+    queue_positions_push()  # one job fewer waits
     job = GenerationJob.objects.select_related("prompt", "user").get(pk=job_id)
     started = time.monotonic()
     try:

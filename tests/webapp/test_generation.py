@@ -189,3 +189,20 @@ def test_the_cancel_button_stops_only_the_users_own_unfinished_job(client) -> No
     compare_start(
         user=owner, prompt=prompt, method="summary"
     )  # a cancelled job no longer counts to the limit
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_waiting_page_hears_how_many_jobs_are_ahead_of_it(broker_clean) -> None:
+    first, second = await sync_to_async(UserFactory)(), await sync_to_async(UserFactory)()
+    prompt = await sync_to_async(PromptFactory)()
+    jobs = [
+        await sync_to_async(compare_start)(user=u, prompt=prompt, method="summary") for u in (first, second)
+    ]
+    pages = [await _socket(u, j.pk) for u, j in zip((first, second), jobs, strict=True)]
+    assert (await pages[0].connect(timeout=10))[0]
+    assert "yours is next" in await pages[0].receive_from(timeout=5)
+    assert (await pages[1].connect(timeout=10))[0]
+    assert "1 job ahead of yours" in await pages[1].receive_from(timeout=5)
+    await pages[0].disconnect()  # the first page closes: its job is cancelled, the second moves up
+    assert "yours is next" in await pages[1].receive_from(timeout=5)
+    await pages[1].disconnect()

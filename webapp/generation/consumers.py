@@ -11,6 +11,7 @@ from django.utils.html import escape
 from webapp.generation.models import GenerationJob
 from webapp.generation.services import compare_cancel, compare_dispatch
 from webapp.group_consumer import GroupConsumer
+from workers.contracts import JobQueued
 
 
 class JobDelta(TypedDict):
@@ -56,6 +57,16 @@ class JobConsumer(GroupConsumer):
         side = event["side"]
         await self.send(
             text_data=f'<span hx-swap-oob="beforeend:#compare-{side}-text">{escape(event["text"])}</span>'
+        )
+
+    async def job_queued(self, event: JobQueued) -> None:
+        if event.get("job_id") != self.job_id:
+            return
+        ahead = int(event["ahead"])
+        text = "yours is next" if ahead == 0 else f"{ahead} job{'s' if ahead != 1 else ''} ahead of yours"
+        await self.send(
+            text_data=f'<p id="compare-queue" class="muted" hx-swap-oob="true" '
+            f'data-testid="compare-queue">Waiting for a worker: {text}</p>'
         )
 
     async def job_done(self, event: JobDone) -> None:

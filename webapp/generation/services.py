@@ -62,6 +62,7 @@ def compare_dispatch(*, job_id: str, user_id: int) -> bool:
     )
     if sent == 1:
         compare_run_enqueue(job_id=str(job_id))
+        transaction.on_commit(queue_positions_push, robust=True)
     return sent == 1
 
 
@@ -77,4 +78,25 @@ def compare_cancel(*, job_id: str, user_id: int) -> bool:
     ).update(status=GenerationJob.Status.CANCELLED, finished_at=timezone.now())
     if cancelled:
         group_send(f"job.{job_id}", {"type": "job.done", "job_id": str(job_id)})
+        queue_positions_push()
     return cancelled == 1
+
+
+def queue_positions_push() -> None:
+    """Tell every waiting compare page how many interactive jobs are before it (``contracts.JobQueued``): the
+    jobs being written now plus the queued ones sent to a worker before it. Called when the queue changes (a job
+    sent, claimed, finished or cancelled); a handful of rows, one query each way."""
+    from webapp.live import group_send
+    from workers.contracts import JobQueued
+
+    running = GenerationJob.objects.filter(job_alive(), status=GenerationJob.Status.RUNNING).count()
+    queued = (
+        GenerationJob.objects.filter(
+            job_alive(), status=GenerationJob.Status.QUEUED, dispatched_at__isnull=False
+        )
+        .order_by("dispatched_at")
+        .values_list("pk", flat=True)
+    )
+    for index, pk in enumerate(queued):
+        message: JobQueued = {"type": "job.queued", "job_id": str(pk), "ahead": running + index}
+        group_send(f"job.{pk}", dict(message))

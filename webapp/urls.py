@@ -28,6 +28,7 @@ urlpatterns = [
     path("compare/", generation_views.compare_index, name="compare-index"),
     path("compare/custom/", generation_views.compare_custom, name="compare-custom"),
     path("compare/<int:prompt_id>/", generation_views.compare, name="compare"),
+    path("compare/jobs/<uuid:job_id>/cancel/", generation_views.compare_job_cancel, name="compare-cancel"),
     path("me/", profile_views.me, name="me"),
     path("me/data.json", profile_views.data_download, name="me-data"),
     path("me/delete/", profile_views.data_delete, name="me-delete"),

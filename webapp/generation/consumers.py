@@ -9,8 +9,9 @@ from django.template.loader import render_to_string
 from django.utils.html import escape
 
 from webapp.generation.models import GenerationJob
-from webapp.generation.services import compare_dispatch
+from webapp.generation.services import compare_cancel, compare_dispatch
 from webapp.group_consumer import GroupConsumer
+from workers.contracts import JobQueued
 
 
 class JobDelta(TypedDict):
@@ -36,16 +37,37 @@ class JobConsumer(GroupConsumer):
             return
         self.user_id: int = user.pk
         await self.join(f"job.{self.job_id}")
-        if await self._status() in (GenerationJob.Status.DONE, GenerationJob.Status.FAILED):
+        if await self._status() in (
+            GenerationJob.Status.DONE,
+            GenerationJob.Status.FAILED,
+            GenerationJob.Status.CANCELLED,
+        ):
             await self.send(text_data=await self._result())  # a reload of a finished job
         else:
             await database_sync_to_async(compare_dispatch)(job_id=self.job_id, user_id=self.user_id)
+
+    async def disconnect(self, code: int) -> None:
+        await super().disconnect(code)
+        if hasattr(self, "user_id"):  # the page is gone: nobody reads this job any more
+            await database_sync_to_async(compare_cancel)(job_id=self.job_id, user_id=self.user_id)
 
     async def job_delta(self, event: JobDelta) -> None:
         if event.get("job_id") != self.job_id or event.get("side") not in ("default", "personal"):
             return
         side = event["side"]
-        await self.send(text_data=f'<span hx-swap-oob="beforeend:#compare-{side}-text">{escape(event["text"])}</span>')
+        await self.send(
+            text_data=f'<span hx-swap-oob="beforeend:#compare-{side}-text">{escape(event["text"])}</span>'
+        )
+
+    async def job_queued(self, event: JobQueued) -> None:
+        if event.get("job_id") != self.job_id:
+            return
+        ahead = int(event["ahead"])
+        text = "yours is next" if ahead == 0 else f"{ahead} job{'s' if ahead != 1 else ''} ahead of yours"
+        await self.send(
+            text_data=f'<p id="compare-queue" class="muted" hx-swap-oob="true" '
+            f'data-testid="compare-queue">Waiting for a worker: {text}</p>'
+        )
 
     async def job_done(self, event: JobDone) -> None:
         if event.get("job_id") == self.job_id:
@@ -90,5 +112,8 @@ class PromptPoolConsumer(GroupConsumer):
         if event.get("prompt_id") != self.prompt_id:
             return
         done, total = int(event["done"]), int(event["total"])
-        await self.send(text_data=render_to_string(
-            "generation/_pool_progress.html", {"done": done, "total": total, "oob": True}))
+        await self.send(
+            text_data=render_to_string(
+                "generation/_pool_progress.html", {"done": done, "total": total, "oob": True}
+            )
+        )

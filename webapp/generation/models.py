@@ -17,6 +17,8 @@ class JobStatus(models.TextChoices):
     RUNNING = "running", "running"
     DONE = "done", "done"
     FAILED = "failed", "failed"
+    #: stopped by its user (the Cancel button, or the page's socket closed) while queued or running
+    CANCELLED = "cancelled", "cancelled"
 
 
 def job_alive(*, now: datetime | None = None) -> models.Q:
@@ -25,10 +27,11 @@ def job_alive(*, now: datetime | None = None) -> models.Q:
     from django.conf import settings as conf
 
     now = now or timezone.now()
-    return (models.Q(status=JobStatus.QUEUED,
-                     heartbeat_at__gte=now - timedelta(seconds=conf.JOBS_QUEUED_STALE_SECONDS))
-            | models.Q(status=JobStatus.RUNNING,
-                       heartbeat_at__gte=now - timedelta(seconds=conf.JOBS_RUNNING_STALE_SECONDS)))
+    return models.Q(
+        status=JobStatus.QUEUED, heartbeat_at__gte=now - timedelta(seconds=conf.JOBS_QUEUED_STALE_SECONDS)
+    ) | models.Q(
+        status=JobStatus.RUNNING, heartbeat_at__gte=now - timedelta(seconds=conf.JOBS_RUNNING_STALE_SECONDS)
+    )
 
 
 class GenerationJob(models.Model):
@@ -40,7 +43,9 @@ class GenerationJob(models.Model):
     Status = JobStatus
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="generation_jobs")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="generation_jobs"
+    )
     prompt = models.ForeignKey("catalog.Prompt", on_delete=models.CASCADE, related_name="+")
     method = models.CharField(max_length=12, choices=Method.choices, default=Method.SUMMARY)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED, db_index=True)

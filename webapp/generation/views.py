@@ -13,19 +13,32 @@ from webapp.generation.services import (
     MAX_PROMPT_CHARS,
     POOL_STYLES,
     GenerationRejected,
+    compare_cancel,
     compare_start,
     prompt_from_user,
 )
 
 
-def _page(request: HttpRequest, prompt: Prompt | None, *, job: GenerationJob | None = None, error: str = "",
-          status: int = 200) -> HttpResponse:
+def _page(
+    request: HttpRequest,
+    prompt: Prompt | None,
+    *,
+    job: GenerationJob | None = None,
+    error: str = "",
+    status: int = 200,
+) -> HttpResponse:
     context = {
-        "prompt": prompt, "job": job, "error": error, "methods": GenerationJob.Method.choices,
+        "prompt": prompt,
+        "job": job,
+        "error": error,
+        "methods": GenerationJob.Method.choices,
         "max_prompt_chars": MAX_PROMPT_CHARS,
         "examples": Prompt.objects.filter(source=Prompt.Source.DEMO).order_by("?")[:6],
-        "pool_size": prompt.responses.exclude(style__in=["default"]).exclude(style__startswith="personal").count()
-        if prompt else 0,
+        "pool_size": prompt.responses.exclude(style__in=["default"])
+        .exclude(style__startswith="personal")
+        .count()
+        if prompt
+        else 0,
         "pool_total": POOL_STYLES,
     }
     template = "generation/compare.html#panes" if request.htmx else "generation/compare.html"
@@ -59,3 +72,13 @@ def compare_custom(request: HttpRequest) -> HttpResponse:
     except GenerationRejected as exc:
         return _page(request, None, error=str(exc), status=400)
     return redirect("compare", prompt_id=prompt.pk)
+
+
+@login_required
+@require_POST
+def compare_job_cancel(request: HttpRequest, job_id: str) -> HttpResponse:
+    """The Cancel button: stop the user's own job; answers the result panel (htmx swaps it in)."""
+    job = get_object_or_404(GenerationJob, pk=job_id, user=request.user)
+    compare_cancel(job_id=str(job.pk), user_id=request.user.pk)
+    job.refresh_from_db()
+    return render(request, "generation/_result.html", {"job": job})

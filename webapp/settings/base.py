@@ -239,7 +239,7 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "ENUM_NAME_OVERRIDES": {
-        "JobStatusEnum": "webapp.api.models.ApiJob.Status",  # the same four states as generation jobs
+        "JobStatusEnum": "webapp.api.models.ApiJob.Status",  # the same five states as generation jobs
         "WebhookDeliveryStatusEnum": "webapp.webhooks.models.WebhookDelivery.Status",
         "WebhookEventEnum": "webapp.webhooks.models.Event",
     },

@@ -32,6 +32,7 @@ urlpatterns = [
     path("me/", profile_views.me, name="me"),
     path("me/data.json", profile_views.data_download, name="me-data"),
     path("me/delete/", profile_views.data_delete, name="me-delete"),
+    path("me/delete-account/", account_views.account_delete_view, name="me-delete-account"),
     path("me/summary/", profile_views.summary_update, name="me-summary"),
     path("demo/new/", demo_views.session_new, name="demo-new"),
     path("demo/join/", demo_views.join, name="demo-join"),

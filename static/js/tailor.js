@@ -82,6 +82,18 @@
     });
   });
 
+  // Enter in a text field submits with the form's first submit button ("A is better"), whatever the person
+  // meant: in the vote form's "Why?" it only asks for the choice, keeping the text.
+  document.addEventListener("keydown", function (e) {
+    var t = e.target;
+    if (e.key !== "Enter" || !t || t.tagName !== "INPUT" || !t.closest) return;
+    var form = t.closest("form.vote-form");
+    if (!form) return;
+    e.preventDefault();
+    var hint = form.querySelector('[data-testid="choose-hint"]');
+    if (hint) hint.hidden = false;
+  });
+
   var KEYS = { "1": "vote-left", "2": "vote-right", "0": "vote-tie", "b": "vote-both-bad", "s": "vote-skip",
                "u": "vote-undo" };
   document.addEventListener("keydown", function (e) {

@@ -89,6 +89,7 @@ def test_presenter_and_three_participants(browser, live_asgi, celery_worker_live
         phones[0].wait_for_selector('[data-testid="reveal"] [data-testid="reveal-answers"]', timeout=15_000)
         phones[0].screenshot(path=str(shots / "demo-participant.png"), full_page=True)
 
+        presenter.once("dialog", lambda dialog: dialog.accept())  # closing asks first
         presenter.click('[data-testid="stage-advance"]')  # close
         presenter.wait_for_selector('[data-testid="stage"]:text-is("closed")')
         with presenter.expect_download() as download:

@@ -56,3 +56,38 @@ def test_download_and_delete_my_data(page, live_asgi, celery_worker_live) -> Non
     page.wait_for_function("() => document.querySelector('[data-testid=\"vote-count\"]').innerText === '0'")
     profile = RewardProfile.objects.filter(user=user).first()
     assert profile is None or profile.vote_count == 0
+    # the worker refits the emptied profile onto the population's starting point: shown as that, not as their taste
+    for _ in range(100):
+        profile = RewardProfile.objects.filter(user=user).first()
+        if profile is not None and profile.summary:
+            break
+        page.wait_for_timeout(200)
+    page.reload()
+    text = page.locator("main").inner_text()
+    assert "You prefer" not in text
+    assert "People start here" in page.locator('[data-testid="summary-text"]').inner_text()
+    assert "People start here" in page.locator('[data-testid="profile-panel"]').inner_text()
+
+
+def test_delete_my_account_asks_then_really_deletes_it(page, live_asgi, broker_clean) -> None:
+    from django.contrib.auth import get_user_model
+
+    pool(prompts=2)
+    user = sign_in(page, live_asgi)
+    pair = page.locator("form.vote-form").get_attribute("data-pair")
+    page.keyboard.press("1")
+    wait_for_pair_change(page, pair)
+    page.goto(f"{live_asgi}/me/")
+    page.click('[data-testid="delete-account"]')  # refused without its own confirmation box
+    assert get_user_model().objects.filter(pk=user.pk).exists()
+    page.check('[data-testid="delete-account-confirm"]')
+    page.click('[data-testid="delete-account"]')
+    page.wait_for_selector("text=Your account and everything in it are deleted")
+    assert not get_user_model().objects.filter(pk=user.pk).exists()
+    assert not Vote.objects.filter(user_id=user.pk).exists() and not Pair.objects.filter(user_id=user.pk).exists()
+    page.goto(f"{live_asgi}/me/")  # signed out
+    assert "/accounts/login/" in page.url
+    page.fill("#id_username", user.username)
+    page.fill("#id_password", "correct-horse-battery")
+    page.click('[data-testid="login-submit"]')
+    assert "/accounts/login/" in page.url  # the account is gone, not just logged out

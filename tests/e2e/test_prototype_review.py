@@ -76,10 +76,17 @@ def test_reviewer_renames_merges_and_watches_the_map_move(browser, page, live_as
 
     page.select_option('[data-testid="merge-source"]', str(brief_key))
     page.select_option('[data-testid="merge-target"]', str(long_key))
+    page.once("dialog", lambda dialog: dialog.dismiss())  # a merge asks first: on "cancel" nothing happens
+    page.click('[data-testid="merge-submit"]')
+    page.wait_for_timeout(500)
+    assert not PrototypeAudit.objects.filter(action="merge").exists()
+    asked: list[str] = []
+    page.once("dialog", lambda dialog: (asked.append(dialog.message), dialog.accept()))
     page.click('[data-testid="merge-submit"]')
     page.wait_for_selector('[data-testid="audit-entry"][data-action="merge"]')
     assert page.locator(f'[data-testid="prototype-row"][data-key="{brief_key}"]').get_attribute(
         "data-status") == "retired"
+    assert asked and "merge" in asked[0].lower()
     entry = page.locator('[data-testid="audit-entry"][data-action="merge"]').first.inner_text()
     assert "reviewer" in entry and f"#{brief_key}" in entry
     assert Prototype.objects.get(key=long_key).size == 12

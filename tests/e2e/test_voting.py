@@ -103,3 +103,21 @@ def test_first_visit_shows_onboarding_and_shortcut_help(page, live_asgi) -> None
     page.click('[data-testid="onboarding-close"]')
     page.keyboard.press("?")
     assert page.locator("#shortcuts").is_visible()
+
+
+def test_enter_in_why_records_nothing_and_asks_for_a_choice(page, live_asgi) -> None:
+    pool(prompts=3)
+    user = sign_in(page, live_asgi)
+    pair = page.locator("form.vote-form").get_attribute("data-pair")
+    page.fill('input[name="rationale"]', "B is shorter")
+    page.press('input[name="rationale"]', "Enter")
+    hint = page.locator('[data-testid="choose-hint"]')
+    hint.wait_for(state="visible", timeout=5_000)
+    assert "choose" in hint.inner_text().lower()
+    page.wait_for_timeout(500)  # a submission, had one started, would have reached the server by now
+    assert Vote.objects.filter(user=user).count() == 0
+    assert page.locator('input[name="rationale"]').input_value() == "B is shorter"  # the reason is kept
+    page.click('[data-testid="vote-right"]')
+    wait_for_pair_change(page, pair)
+    vote = Vote.objects.get(user=user)
+    assert (vote.choice, vote.rationale) == ("right", "B is shorter")

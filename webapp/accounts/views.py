@@ -1,10 +1,14 @@
 from __future__ import annotations
 
-from django.contrib.auth import login
+from django.contrib import messages
+from django.contrib.auth import login, logout
+from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import UserCreationForm
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_http_methods, require_POST
+
+from webapp.accounts.services import account_delete
 
 
 def home(request: HttpRequest) -> HttpResponse:
@@ -21,6 +25,19 @@ def signup(request: HttpRequest) -> HttpResponse:
         login(request, user)
         return redirect("vote")
     return render(request, "registration/signup.html", {"form": form}, status=400 if form.errors else 200)
+
+
+@login_required
+@require_POST
+def account_delete_view(request: HttpRequest) -> HttpResponse:
+    if request.POST.get("confirm") != "delete-account":
+        messages.error(request, "Account not deleted: tick its confirmation box first.")
+        return redirect("me")
+    user = request.user
+    logout(request)
+    account_delete(user=user)  # type: ignore[arg-type]
+    messages.success(request, "Your account and everything in it are deleted. Goodbye!")
+    return redirect("home")
 
 
 def healthz(request: HttpRequest) -> HttpResponse:

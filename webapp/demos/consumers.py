@@ -218,7 +218,16 @@ class ParticipantConsumer(GroupConsumer):
         """The stage moved. Lobby → voting changes nothing but the label (the lobby already votes), so the page
         is told in place and a whole room does not reload at the moment everyone starts voting. Later stages
         change the body: the page fetches it (a GET, so forms carry a fresh CSRF token)."""
-        if event.get("session_id") != self.session_id or not await self._still_participant():
+        if event.get("session_id") != self.session_id:
+            return
+        if event["stage"] == DemoSession.Stage.CLOSED:
+            # Closing deactivates the guests before this message goes out, and a reload would find them logged
+            # out: the ending goes to the page ready-made, then the socket ends normally (the page won't reconnect).
+            if await self._in_session():
+                await self.send(text_data=render_to_string("demos/closed.html#ended", {"oob": True}))
+            await self.close(code=1000)
+            return
+        if not await self._still_participant():
             return
         if event["stage"] == DemoSession.Stage.VOTING:
             label = render_to_string("demos/room.html#stage", {"stage": event["stage"], "oob": True})
@@ -238,6 +247,13 @@ class ParticipantConsumer(GroupConsumer):
             return None
         participant = selectors.participant_of(user=user, session=session)
         return None if participant is None else (int(session.pk), int(participant.pk))
+
+    @database_sync_to_async
+    def _in_session(self) -> bool:
+        """Still a participant of this session, active or not (closing deactivates every guest)."""
+        from webapp.demos.models import Participant
+
+        return Participant.objects.filter(pk=self.participant_id, session_id=self.session_id).exists()
 
     @database_sync_to_async
     def _still_participant(self) -> bool:

@@ -138,6 +138,8 @@ class ProfileDetail:
     prototype_summary: str = ""
     summary_edited: bool = False
     summary_axes: dict[str, float] | None = None
+    #: no votes and no words of their own: what the page shows is where everyone starts, not this person's taste
+    starting_point: bool = False
 
 
 def profile_detail(*, user_id: int, confident_votes: int = 20) -> ProfileDetail:
@@ -148,7 +150,7 @@ def profile_detail(*, user_id: int, confident_votes: int = 20) -> ProfileDetail:
     profile = RewardProfile.objects.filter(user_id=user_id).first()
     if profile is None:
         return ProfileDetail(view=view, history={"votes": [], "series": {}}, shaping=[], prototype_id=None,
-                             prototype_confidence=None, summary="", quality=quality)
+                             prototype_confidence=None, summary="", quality=quality, starting_point=True)
     snapshots = list(profile.snapshots.order_by("version").values("version", "weights", "vote_count")[:500])
     names = [axis.name for axis in view.axes]
     history: WeightHistory = {
@@ -169,8 +171,11 @@ def profile_detail(*, user_id: int, confident_votes: int = 20) -> ProfileDetail:
     from webapp.prototypes.models import Prototype
 
     prototype = Prototype.objects.filter(key=profile.prototype_id).first() if profile.prototype_id is not None else None
+    starting_point = view.vote_count == 0 and not profile.summary_edited
+    summary = profile.summary.replace("You prefer", "People prefer") if starting_point else profile.summary
     return ProfileDetail(view=view, history=history, shaping=shaping, prototype_id=profile.prototype_id,
-                         prototype_confidence=profile.prototype_confidence, summary=profile.summary,
+                         prototype_confidence=profile.prototype_confidence, summary=summary,
+                         starting_point=starting_point,
                          quality=quality, prototype_name=str(prototype) if prototype else "",
                          prototype_summary=prototype.summary if prototype else "",
                          summary_edited=profile.summary_edited, summary_axes=profile.summary_axes or {})

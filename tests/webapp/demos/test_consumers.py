@@ -126,9 +126,12 @@ async def test_a_closed_session_stops_pushing_to_its_guests() -> None:
         await sync_to_async(services.session_stage_advance)(session_id=demo.pk, user=demo.presenter, to_stage=stage)
         assert f'data-stage="{stage}"' in await ws.receive_from(timeout=10)
     await sync_to_async(services.session_stage_advance)(session_id=demo.pk, user=demo.presenter, to_stage="closed")
-    # at close the guest is deactivated: the handler re-checks and nothing more reaches them
-    assert await ws.receive_nothing(timeout=1)
-    await ws.disconnect()
+    # the close itself reaches the phone at once, ready to show (a reload would find the guest logged out) ...
+    html = await ws.receive_from(timeout=10)
+    assert 'id="demo-body"' in html and 'data-stage="closed"' in html and "hx-get" not in html
+    assert 'data-testid="stage"' in html and ">closed<" in html
+    # ... and then the socket ends normally (no reconnect), so nothing more reaches the deactivated guest
+    assert (await ws.receive_output(timeout=10))["type"] == "websocket.close"
 
 
 async def test_the_numbers_refresh_while_voting_without_touching_the_map(monkeypatch) -> None:

@@ -92,7 +92,7 @@ def test_personalize_starts_a_dispatched_job_with_its_stream(django_capture_on_c
     job = GenerationJob.objects.get(pk=body["id"])
     assert job.user == user and job.method == "best_of_n" and job.dispatched_at is not None
     assert body["stream_url"] == f"/ws/jobs/{job.pk}/" and body["progress"] == 0.0
-    assert len(callbacks) == 1  # sent to a gpu worker once committed
+    assert len(callbacks) == 2  # sent to an interactive worker once committed, then the queue positions pushed
     assert client.get(body["url"]).json()["status"] == "queued"
     assert client.post("/api/v1/personalize/", {"prompt_id": 10**9}, format="json").status_code == 404
     both = client.post("/api/v1/personalize/", {"prompt_id": prompt.pk, "prompt": "x"}, format="json")

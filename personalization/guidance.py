@@ -38,12 +38,17 @@ class Ranked:
         return self.texts[0]
 
 
-def rerank(prompt: str, texts: list[str], score_fn: ScoreFn) -> Ranked:
-    """Order ``texts`` by ``score_fn`` (highest first; ties keep sampling order)."""
+def rerank(prompt: str, texts: list[str], score_fn: ScoreFn, instructions: tuple[str, ...] = ()) -> Ranked:
+    """Order ``texts`` by ``score_fn`` (highest first; ties keep sampling order). Degenerate texts
+    (``personalization.degenerate``: empty, skeleton lists, loops, instruction leaks) go after every clean one
+    whatever their score, so best-of-N never picks one while a clean candidate exists."""
+    from personalization.degenerate import is_degenerate
+
     scores = [float(s) for s in score_fn(prompt, texts)]
     if len(scores) != len(texts):
         raise ValueError(f"score_fn returned {len(scores)} scores for {len(texts)} texts")
-    order = sorted(range(len(texts)), key=lambda i: -scores[i])
+    broken = [is_degenerate(text, prompt=prompt, instructions=instructions) for text in texts]
+    order = sorted(range(len(texts)), key=lambda i: (broken[i], -scores[i]))
     return Ranked(texts=[texts[i] for i in order], scores=[scores[i] for i in order])
 
 
@@ -106,7 +111,7 @@ def best_of_styles(
     """Best-of-N over ``samples`` answers per contrasting style (``styled_candidates``; N = samples × styles),
     ranked by the user's reward."""
     texts = styled_candidates(generator, messages, styles, max_new_tokens, top_p, seed, samples)
-    return rerank(_last_user_text(messages), texts, score_fn)
+    return rerank(_last_user_text(messages), texts, score_fn, tuple(style.system for style in styles))
 
 
 def best_of_n(

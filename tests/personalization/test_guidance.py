@@ -109,10 +109,17 @@ def test_best_of_n_ranks_candidates_by_the_users_reward(generator: Generator) ->
     def score_fn(prompt: str, texts: list[str]) -> list[float]:
         return [float(t.count("w1")) - 0.01 * len(t) for t in texts]
 
+    from personalization.degenerate import is_degenerate
+
     ranked = best_of_n(generator, MESSAGES, 6, SAMPLED, score_fn)
     assert len(ranked.texts) == 6
-    assert ranked.scores == sorted(ranked.scores, reverse=True)
-    assert ranked.best == max(ranked.texts, key=lambda t: score_fn("", [t])[0])
+    broken = [is_degenerate(t, prompt=MESSAGES[-1]["content"]) for t in ranked.texts]
+    assert broken == sorted(broken)  # clean candidates first (the tiny LM writes few real words)
+    for flag in (False, True):
+        group = [score for score, b in zip(ranked.scores, broken, strict=True) if b == flag]
+        assert group == sorted(group, reverse=True)
+    clean = [t for t, b in zip(ranked.texts, broken, strict=True) if not b] or ranked.texts
+    assert ranked.best == max(clean, key=lambda t: score_fn("", [t])[0])
 
 
 STYLES = (Style("a", "w5 w6", 0.7), Style("b", "jokes tone", 0.5, prefix="w9"),
@@ -162,3 +169,19 @@ def test_styles_read_refuses_a_file_without_usable_styles(tmp_path) -> None:
 def test_rerank_rejects_a_reward_of_the_wrong_length() -> None:
     with pytest.raises(ValueError, match="2 texts"):
         rerank("p", ["a", "b"], lambda prompt, texts: [1.0])
+
+
+def test_rerank_never_puts_a_degenerate_candidate_first() -> None:
+    """Best-of-N picked near-empty answers because the reward liked short ones: a clean candidate always wins."""
+    good = ("Keep the cat indoors in a quiet room with its bed, food and litter tray for the first days, then let "
+            "it explore the rest of the house.")
+    texts = ["keep them indoors until they're ready to be transported", good, "1. 1.1\n2. 2.1\n3. 3.1\n4. 4.1"]
+    shortest_wins = rerank("How do I settle a new cat?", texts, lambda prompt, ts: [-len(t) for t in ts])
+    assert shortest_wins.best == good
+    assert shortest_wins.scores[0] == -len(good)
+    summary = "You prefer short, to-the-point answers without hedging."
+    leak = "You prefer short, to-the-point answers without hedging: keep the cat inside for a week with its tray."
+    assert rerank("How do I settle a new cat?", [leak, good], lambda prompt, ts: [1.0, 0.0],
+                  instructions=(summary,)).best == good
+    everything_broken = rerank("p", ["", "1. 2. 3."], lambda prompt, ts: [0.0, 1.0])
+    assert everything_broken.best == "1. 2. 3."  # nothing clean: the reward decides among what there is

@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from personalization.axes import axes_score
+from personalization.degenerate import is_degenerate
 from personalization.guidance import styled_candidates
 from tests.factories import PromptFactory, ResponseFactory, UserFactory
 from webapp.generation.models import GenerationJob
@@ -74,7 +75,9 @@ def test_best_of_n_answers_with_the_styled_candidate_the_users_reward_ranks_firs
     assert len(candidates) == 2 * len(compare.candidate_styles()) == 16
     assert len({c.strip() for c in candidates}) >= 4  # contrasting styles give different answers
     features = bank.named_features(torch.tensor([axes_score(prompt.text, c) for c in candidates]))
-    best = candidates[int((features.double() @ torch.tensor(weights, dtype=torch.float64)).argmax())]
+    rewards = features.double() @ torch.tensor(weights, dtype=torch.float64)
+    clean = [i for i, c in enumerate(candidates) if not is_degenerate(c, prompt=prompt.text)] or list(range(16))
+    best = candidates[max(clean, key=lambda i: float(rewards[i]))]  # degenerate candidates never win
     assert job.personal_text.strip() == best.strip()
 
 

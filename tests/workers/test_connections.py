@@ -85,11 +85,12 @@ def test_a_worker_process_does_its_one_time_work_when_it_starts(own_loop) -> Non
 
     from django.template import engines
 
-    from workers.tasks import WARM_TEMPLATES, _warm_up
+    from workers.tasks import WARM_TEMPLATES, _child_start, _warm_up
 
     live._own = None
     cached = engines["django"].engine.template_loaders[0].loaders[0]  # django-template-partials wraps Django's
     cached.reset()  # forget what earlier tests compiled
-    _warm_up()
+    _warm_up()  # in the worker's main process, before the pool forks
+    _child_start()  # in each child: its threads and its push loop
     assert "workers.refit" in sys.modules and live._own is not None
     assert set(WARM_TEMPLATES) <= set(cached.get_template_cache)

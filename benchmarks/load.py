@@ -328,7 +328,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--users", type=int, default=60)
     parser.add_argument("--web-workers", type=int, default=2, help="uvicorn --workers")
-    parser.add_argument("--realtime-concurrency", type=int, default=2, help="refit worker processes (Procfile: 2)")
+    parser.add_argument("--realtime-concurrency", type=int, default=2, help="refit worker processes (supervisord.conf: 2)")
     parser.add_argument("--db-pool-max", type=int, default=10, help="DB_POOL_MAX per web process")
     parser.add_argument("--catch-up-timeout", type=float, default=120.0)
     parser.add_argument("--replay-rate", type=float, default=0.02,

@@ -36,7 +36,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.live_stack import database_ensure, free_port  # noqa: E402
+from benchmarks.live_stack import bench_users_setup, database_ensure, free_port  # noqa: E402
 from benchmarks.report import report_write  # noqa: E402
 
 BIN = Path(sys.executable).parent
@@ -335,28 +335,6 @@ async def _load(
     return run
 
 
-def _setup(users: int) -> list[tuple[int, str]]:
-    import django
-
-    django.setup()
-    from django.contrib.auth import get_user_model
-    from django.core.management import call_command
-    from rest_framework.authtoken.models import Token
-
-    from webapp.catalog.models import Prompt
-
-    call_command("migrate", verbosity=0)
-    if Prompt.objects.count() < 60:
-        call_command("load_demo_data", verbosity=0)
-    model = get_user_model()
-    model.objects.filter(username__startswith="chaos-bench-").delete()
-    made = []
-    for i in range(users):
-        user = model.objects.create(username=f"chaos-bench-{i}")
-        made.append((user.pk, Token.objects.create(user=user).key))
-    return made
-
-
 def _offline_refits(user_ids: list[int]) -> dict[str, Any]:
     """Each stored profile against a refit of the same stored votes computed here (the worker's own fit)."""
     from django.db import connections
@@ -430,7 +408,7 @@ def main() -> None:
         }
     )
     database_ensure(os.environ["DATABASE_URL"])
-    users = _setup(args.users)
+    users = bench_users_setup(args.users, prefix="chaos-bench-")
     user_ids = [uid for uid, _ in users]
     first_id = _psql(dsn, "select coalesce(max(id), 0) from votes_vote")[0][0]
     stack = Stack(dict(os.environ), home)

@@ -25,6 +25,30 @@ def database_ensure(url: str) -> None:
             conn.execute(f'create database "{name}"')
 
 
+def bench_users_setup(users: int, prefix: str) -> list[tuple[int, str]]:
+    """Migrated database with the demo pool; ``users`` fresh token users named ``prefix<i>`` (earlier runs'
+    users of that prefix deleted). Returns (user id, API token) pairs."""
+    import django
+
+    django.setup()
+    from django.contrib.auth import get_user_model
+    from django.core.management import call_command
+    from rest_framework.authtoken.models import Token
+
+    from webapp.catalog.models import Prompt
+
+    call_command("migrate", verbosity=0)
+    if Prompt.objects.count() < 60:
+        call_command("load_demo_data", verbosity=0)
+    model = get_user_model()
+    model.objects.filter(username__startswith=prefix).delete()
+    made = []
+    for i in range(users):
+        user = model.objects.create(username=f"{prefix}{i}")
+        made.append((user.pk, Token.objects.create(user=user).key))
+    return made
+
+
 def redis_flush(env: dict[str, str]) -> None:
     """Empty the Redis database of ``env['REDIS_URL']`` (queued tasks, channel groups) before a run."""
     subprocess.run([sys.executable, "-c", "import redis,os; redis.Redis.from_url(os.environ['REDIS_URL']).flushdb()"],

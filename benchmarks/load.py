@@ -33,7 +33,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.live_stack import database_ensure, live_stack, redis_flush  # noqa: E402
+from benchmarks.live_stack import bench_users_setup, database_ensure, live_stack, redis_flush  # noqa: E402
 from benchmarks.report import percentile, report_write  # noqa: E402
 
 SAMPLE_SECONDS = 0.5
@@ -299,29 +299,6 @@ def _process_kind(cmdline: list[str]) -> str:
     return "web"
 
 
-def _setup(users: int) -> list[tuple[int, str]]:
-    """Migrated database with the demo pool; ``users`` fresh token users (earlier runs' bench users deleted)."""
-    import django
-
-    django.setup()
-    from django.contrib.auth import get_user_model
-    from django.core.management import call_command
-    from rest_framework.authtoken.models import Token
-
-    from webapp.catalog.models import Prompt
-
-    call_command("migrate", verbosity=0)
-    if Prompt.objects.count() < 60:
-        call_command("load_demo_data", verbosity=0)
-    model = get_user_model()
-    model.objects.filter(username__startswith="load-bench-").delete()
-    made = []
-    for i in range(users):
-        user = model.objects.create(username=f"load-bench-{i}")
-        made.append((user.pk, Token.objects.create(user=user).key))
-    return made
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--concurrency", type=int, nargs="+", default=[10, 20, 50])
@@ -346,7 +323,7 @@ def main() -> None:
     database_ensure(os.environ["DATABASE_URL"])
     env = dict(os.environ)
     redis_flush(env)
-    users = _setup(args.users)
+    users = bench_users_setup(args.users, prefix="load-bench-")
     dsn = os.environ["DATABASE_URL"].replace("postgres://", "postgresql://", 1)
 
     levels = []
